@@ -1,0 +1,69 @@
+/**
+ * apt-ostree: the command-line client. A thin layer: parse arguments, build
+ * an engine request or query, render the result.
+ */
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { AptOstreeError, isAptOstreeError } from '../engine/errors';
+import { log, parseLogLevel } from '../engine/log';
+import { sysrootFromEnv, type GlobalOptions } from './globals';
+import { VERBS } from './verbs';
+
+export interface VerbModule {
+  register(program: Command, globals: () => GlobalOptions): void;
+}
+
+const VERSION = '0.1.0';
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('apt-ostree')
+    .description('Atomic, image-based package management for Debian on OSTree')
+    .version(VERSION, '--version')
+    .option('--sysroot <path>', 'OSTree sysroot to act on (environment APT_OSTREE_SYSROOT)', sysrootFromEnv())
+    .option('--log-level <level>', 'error, warning, notice, info or debug', process.env.APT_OSTREE_LOG_LEVEL ?? 'warning')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.configureOutput({ outputError: (str, write) => write(str) });
+  const globals = (): GlobalOptions => {
+    const o = program.opts();
+    return { sysroot: o.sysroot };
+  };
+  program.hook('preAction', () => {
+    const lvl = parseLogLevel(program.opts().logLevel);
+    if (!lvl) throw new AptOstreeError('usage', `unknown log level "${program.opts().logLevel}"`);
+    log.setLevel(lvl);
+  });
+  for (const verb of VERBS) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(`./commands/${verb}`) as VerbModule;
+    mod.register(program, globals);
+  }
+  return program;
+}
+
+/** Print an error for a user: message, details, hint; never a stack trace for a typed error. */
+export function reportError(e: unknown): number {
+  if (isAptOstreeError(e)) {
+    process.stderr.write(`error: ${e.describe()}\n`);
+    return 1;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(`error: internal error: ${err.message}\n${err.stack ?? ''}\n`);
+  return 1;
+}
+
+export function main(argv: string[]): void {
+  const program = buildProgram();
+  program
+    .parseAsync(argv)
+    .then(() => {
+      process.exitCode = process.exitCode ?? 0;
+    })
+    .catch((e: unknown) => {
+      if (e instanceof CommanderError) {
+        process.exitCode = e.exitCode === 0 ? 0 : 1;
+        return;
+      }
+      process.exitCode = reportError(e);
+    });
+}
