@@ -1,16 +1,14 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { GlobalOptions } from '../globals';
-import { notImplemented } from '../../engine/errors';
+import type { VerbModule } from '../main';
+
+/** `compose` groups the build commands; each subcommand is a file under ./compose. */
+const SUBCOMMANDS: readonly string[] = ['tree'];
 
 export function register(program: Command, globals: () => GlobalOptions): void {
-  const compose = program.command('compose').description('Build trees, sysroots and images');
-  compose
-    .command('tree')
-    .argument('<treefile>', 'YAML treefile')
-    .requiredOption('--repo <repo>', 'OSTree repository to commit to (archive mode, created when missing)')
-    .description('Build a Debian tree with mmdebstrap and commit it')
-    .action(async () => {
-      void globals;
-      throw notImplemented('compose tree');
-    });
+  const compose = program.command('compose').description('Build trees, sysroots and disk images');
+  for (const sub of SUBCOMMANDS) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require(`./compose/${sub}`) as VerbModule).register(compose, globals);
+  }
 }
