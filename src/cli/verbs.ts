@@ -6,4 +6,26 @@
 export const VERBS: readonly string[] = [
   'status',
   'compose',
+  // sysroot and boot configuration
+  'rollback',
+  'kargs',
+  'cleanup',
+  'pin',
+  // updates from a remote, and package queries
+  'upgrade',
+  'deploy',
+  'rebase',
+  'initramfs',
+  'db',
+  // package layering
+  'install',
+  'uninstall',
+  'override',
+  'reset',
+  'refresh-md',
+  // issue 6 (hidden: run by systemd units)
+  'bootstatus',
+  'countme',
+  'automatic-update',
+  'reload',
 ];

@@ -1,6 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { GlobalOptions } from '../globals';
-import { notImplemented } from '../../engine/errors';
 
 export function register(program: Command, globals: () => GlobalOptions): void {
   program
@@ -9,8 +8,14 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .option('--json', 'print JSON shaped like rpm-ostree status --json')
     .option('-b, --booted', 'only the booted deployment')
     .option('-v, --verbose', 'full checksums and more detail')
-    .action(async () => {
-      void globals;
-      throw notImplemented('status');
+    .action(async (o) => {
+      const { loadSysroot } = await import('../../engine/sysroot');
+      const { renderStatus, statusOfSysroot } = await import('../../engine/status');
+      const sysroot = await loadSysroot(globals().sysroot);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(statusOfSysroot(sysroot, { booted: o.booted }), null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(renderStatus(sysroot, { verbose: o.verbose, booted: o.booted }));
     });
 }

@@ -68,11 +68,15 @@ export type OperationRequest =
       delete: string[];
       deleteIfPresent: string[];
       replace: string[];
+      /** The full new list (from --editor); applied before the edits above. */
+      set?: string[];
       options: { reboot?: boolean };
     }
   | { kind: 'initramfs'; enable: boolean; args: string[]; options: { reboot?: boolean } }
   | { kind: 'cleanup'; what: CleanupTarget[]; options: Record<string, never> }
-  | { kind: 'automatic-update'; options: { mode?: 'check' | 'stage' } };
+  | { kind: 'pin'; index: number; unpin: boolean; options: Record<string, never> }
+  /** Issue 6. mode/scope: the daemon's configuration in force when absent (the daemon fills them; in-process: the config file). */
+  | { kind: 'automatic-update'; options: { mode?: 'none' | 'check' | 'stage'; scope?: 'full' | 'security' } };
 
 export type OperationKind = OperationRequest['kind'];
 

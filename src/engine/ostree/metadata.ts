@@ -22,3 +22,12 @@ export interface PackageRecord {
   version: string;
   arch: string;
 }
+
+/** Of a client-layered commit: the requested packages it has layered, JSON string of names (rpm-ostree status "packages"). */
+export const META_LAYERED_PACKAGES = 'aptostree.layered-packages';
+/** Of a client-layered commit: base packages it removed (override remove), JSON [name, version, arch][]. */
+export const META_REMOVED_BASE_PACKAGES = 'aptostree.removed-base-packages';
+/** Of a client-layered commit: base packages it replaced, JSON [[name, version, arch] (new), [name, version, arch] (base)][]. */
+export const META_REPLACED_BASE_PACKAGES = 'aptostree.replaced-base-packages';
+/** Of a client-layered commit: every package it added on top of the base (requested and dependencies), JSON [name, version, arch][]. */
+export const META_LAYERED_ALL = 'aptostree.layered-all';

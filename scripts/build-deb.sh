@@ -1,0 +1,117 @@
+#!/bin/sh
+# `npm run deb`: builds dist/apt-ostree_VERSION_ARCH.deb with dpkg-deb.
+#
+#   /usr/lib/apt-ostree/{package.json,bin,dist/src,native/build/Release,node_modules}
+#       the compiled JavaScript, the N-API addon over libostree and the
+#       production dependencies (the repository's layout, so the code finds
+#       its addon the same way as in a checkout)
+#   /usr/bin/apt-ostree, /usr/libexec/apt-ostreed   wrappers running them with
+#       Debian's nodejs
+#   units, D-Bus and polkit files, /etc/apt-ostree/apt-ostreed.conf: installed
+#       by scripts/install-daemon.sh into the package root (DESTDIR)
+#
+# The build is reproducible: file times are clamped to SOURCE_DATE_EPOCH (the
+# last commit's time unless set), so the same inputs give the same .deb.
+# APT_OSTREE_DEB_NO_BUILD=1 packages what is built already (no `npm run build`).
+set -eu
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+
+die() { echo "build-deb: $*" >&2; exit 1; }
+
+command -v dpkg-deb >/dev/null || die "dpkg-deb is missing (apt-get install dpkg)"
+VERSION=$(node -p "require('./package.json').version")
+ARCH=$(dpkg --print-architecture)
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 1700000000)
+fi
+export SOURCE_DATE_EPOCH
+
+if [ "${APT_OSTREE_DEB_NO_BUILD:-0}" != 1 ]; then
+  npm run --silent build
+fi
+ADDON=native/build/Release/ostree_addon.node
+[ -f "$ADDON" ] || die "$ADDON is not built (run: npm run build)"
+[ -f dist/src/cli/main.js ] || die "dist/src is not built (run: npm run build)"
+[ -x scripts/install-daemon.sh ] || [ -f scripts/install-daemon.sh ] || die "scripts/install-daemon.sh is missing"
+
+STAGE=$(mktemp -d "$TOP/dist/.deb-stage.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT INT TERM
+PKG=$STAGE/root
+LIB=$PKG/usr/lib/apt-ostree
+mkdir -p "$LIB/dist" "$LIB/native/build/Release" "$LIB/bin" "$LIB/node_modules" "$PKG/DEBIAN"
+
+# The program.
+cp -a dist/src "$LIB/dist/src"
+find "$LIB/dist" -name '*.map' -delete
+install -m 644 "$ADDON" "$LIB/native/build/Release/"
+install -m 755 bin/apt-ostree bin/apt-ostreed "$LIB/bin/"
+node -e '
+  const p = require("./package.json");
+  const keep = { name: p.name, version: p.version, description: p.description, license: p.license,
+                 private: true, engines: p.engines, dependencies: p.dependencies };
+  process.stdout.write(JSON.stringify(keep, null, 2) + "\n");' >"$LIB/package.json"
+
+# Production dependencies only, as npm resolved them (offline: from ./node_modules).
+npm ls --omit=dev --all --parseable 2>/dev/null | while IFS= read -r dir; do
+  case "$dir" in "$TOP"/node_modules/*) ;; *) continue ;; esac
+  rel=${dir#"$TOP"/node_modules/}
+  mkdir -p "$LIB/node_modules/$(dirname "$rel")"
+  [ -e "$LIB/node_modules/$rel" ] || cp -a "$dir" "$LIB/node_modules/$rel"
+done
+[ -d "$LIB/node_modules/commander" ] || die "production node_modules are incomplete (run: npm ci)"
+find "$LIB/node_modules" -name '.bin' -type d -prune -exec rm -rf {} +
+
+# Daemon, units, D-Bus, polkit and configuration files (the same list as a
+# manual installation), then the wrappers at the paths of the design.
+DESTDIR="$PKG" APT_OSTREE_PREFIX=/usr sh scripts/install-daemon.sh --destdir "$PKG" >/dev/null
+mkdir -p "$PKG/usr/bin" "$PKG/usr/libexec"
+for pair in "usr/bin/apt-ostree:apt-ostree" "usr/libexec/apt-ostreed:apt-ostreed"; do
+  dest=${pair%%:*}; prog=${pair#*:}
+  cat >"$PKG/$dest" <<WRAP
+#!/bin/sh
+# $prog, from the apt-ostree package (Debian's nodejs runs it).
+exec /usr/bin/node /usr/lib/apt-ostree/bin/$prog "\$@"
+WRAP
+  chmod 755 "$PKG/$dest"
+done
+
+# Debian's documentation place.
+mkdir -p "$PKG/usr/share/doc/apt-ostree"
+[ -f README.md ] && gzip -9n <README.md >"$PKG/usr/share/doc/apt-ostree/README.md.gz"
+
+# Control files. Every file under /etc is a conffile.
+if [ -d "$PKG/etc" ]; then
+  (cd "$PKG" && find etc -type f | sort | sed 's|^|/|') >"$PKG/DEBIAN/conffiles"
+  [ -s "$PKG/DEBIAN/conffiles" ] || rm -f "$PKG/DEBIAN/conffiles"
+fi
+grep -qx /etc/apt-ostree/apt-ostreed.conf "$PKG/DEBIAN/conffiles" 2>/dev/null ||
+  die "install-daemon.sh did not install /etc/apt-ostree/apt-ostreed.conf"
+for s in postinst prerm postrm; do install -m 755 "packaging/debian/$s" "$PKG/DEBIAN/$s"; done
+SIZE=$(du -sk --exclude=DEBIAN "$PKG" | cut -f1)
+cat >"$PKG/DEBIAN/control" <<CONTROL
+Package: apt-ostree
+Version: $VERSION
+Architecture: $ARCH
+Maintainer: apt-ostree developers <apt-ostree@localhost>
+Installed-Size: $SIZE
+Section: admin
+Priority: optional
+Depends: nodejs (>= 18), libostree-1-1 (>= 2022.2), ostree, bubblewrap, dbus, polkitd, apt, dpkg, libc6, libglib2.0-0
+Recommends: mmdebstrap, dracut, ostree-boot, e2fsprogs
+Description: atomic, image-based package management for Debian on OSTree
+ apt-ostree manages a Debian system deployed with OSTree as rpm-ostree does
+ for Fedora: every change (package layering, upgrades, kernel arguments) is
+ a new deployment booted next, and the previous one stays for rollback.
+ .
+ This package holds the apt-ostree client, the apt-ostreed daemon (D-Bus
+ activated, authorized through polkit), its systemd units and the compose
+ commands that build trees, sysroots and disk images.
+CONTROL
+
+# Reproducible: clamp times, root-owned files.
+find "$PKG" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+OUT="dist/apt-ostree_${VERSION}_${ARCH}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$PKG" "$OUT.tmp" >/dev/null
+mv "$OUT.tmp" "$OUT"
+echo "$OUT"

@@ -1,0 +1,440 @@
+/**
+ * Automatic updates, after rpm-ostree's AutomaticUpdatePolicy.
+ *
+ * Configuration ([Daemon] in /etc/apt-ostree/apt-ostreed.conf):
+ *   AutomaticUpdatePolicy = none (default) | check | stage
+ *     none   nothing happens (the timer's runs are no-ops)
+ *     check  find out whether an update is available and remember it:
+ *            `status` shows "AvailableUpdate" with version, date and package diff
+ *     stage  download and stage it: it becomes the default at the next boot
+ *   AutomaticUpdateScope = full (default) | security
+ *     security  a new base is taken only when it carries security fixes, and
+ *               layered packages are upgraded only from security sources.
+ *
+ * "Carries security fixes": `compose tree` writes META_SECURITY_UPDATES into
+ * each base commit: the installed packages whose version was taken from a
+ * security archive (Suite or Codename ending in "-security", or a Label with
+ * "Security": isSecurityRelease in compose/mirror.ts). A new base carries
+ * security fixes when at least one package of that list is new or changed
+ * relative to the base deployed now. A base that merely still contains an
+ * old security update the deployed base already has does not count.
+ *
+ * State (JSON) under the sysroot's /var/lib/apt-ostree/automatic-update.json:
+ * the last run (when, mode, scope, result) and the update found by `check`.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AptOstreeError } from './errors';
+import { KeyFile } from './keyfile';
+import type { PackageDiff } from './updates/pkgdiff';
+
+export const AUTOMATIC_POLICIES = ['none', 'check', 'stage'] as const;
+export type AutomaticUpdatePolicy = (typeof AUTOMATIC_POLICIES)[number];
+export const AUTOMATIC_SCOPES = ['full', 'security'] as const;
+export type AutomaticUpdateScope = (typeof AUTOMATIC_SCOPES)[number];
+
+export function parsePolicy(s: string): AutomaticUpdatePolicy | undefined {
+  const v = s.trim().toLowerCase();
+  // rpm-ostree accepts "off" for none and "ex-stage" style spellings; "off" is kept for familiarity.
+  if (v === 'off') return 'none';
+  return AUTOMATIC_POLICIES.find((p) => p === v);
+}
+
+export function parseScope(s: string): AutomaticUpdateScope | undefined {
+  const v = s.trim().toLowerCase();
+  return AUTOMATIC_SCOPES.find((p) => p === v);
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/apt-ostree/apt-ostreed.conf';
+
+/** The configuration file: an explicit path, else $APT_OSTREE_CONFIG, else /etc/apt-ostree/apt-ostreed.conf. */
+export function configFilePath(explicit?: string): string {
+  if (explicit !== undefined && explicit !== '') return explicit;
+  const env = process.env.APT_OSTREE_CONFIG;
+  return env !== undefined && env !== '' ? env : DEFAULT_CONFIG_PATH;
+}
+
+/** Read the configuration file as a key file; a missing file is no error (defaults apply). */
+export function readDaemonKeyFile(explicit?: string): { keyfile?: KeyFile; path: string } {
+  const path = configFilePath(explicit);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { path };
+    throw new AptOstreeError('invalid-config', `cannot read ${path}: ${(e as Error).message}`);
+  }
+  return { keyfile: KeyFile.parse(text, path), path };
+}
+
+export interface AutomaticConfig {
+  policy: AutomaticUpdatePolicy;
+  scope: AutomaticUpdateScope;
+}
+
+export const DEFAULT_AUTOMATIC_CONFIG: AutomaticConfig = { policy: 'none', scope: 'full' };
+
+/**
+ * The automatic-update part of a configuration. An unknown value does not
+ * fail: it is reported in `problems` (naming key and value) and the value of
+ * `previous` is kept, so a daemon that reloads a bad file carries on as it was.
+ */
+export function automaticConfigFrom(
+  kf: KeyFile | undefined,
+  previous: AutomaticConfig = DEFAULT_AUTOMATIC_CONFIG,
+  source = DEFAULT_CONFIG_PATH,
+): { config: AutomaticConfig; problems: string[] } {
+  const problems: string[] = [];
+  const config: AutomaticConfig = { ...DEFAULT_AUTOMATIC_CONFIG };
+  const p = kf?.getString('Daemon', 'AutomaticUpdatePolicy');
+  if (p !== undefined) {
+    const v = parsePolicy(p);
+    if (v) config.policy = v;
+    else {
+      problems.push(`${source}: [Daemon] AutomaticUpdatePolicy=${p} is not one of ${AUTOMATIC_POLICIES.join(', ')}; keeping "${previous.policy}"`);
+      config.policy = previous.policy;
+    }
+  }
+  const s = kf?.getString('Daemon', 'AutomaticUpdateScope');
+  if (s !== undefined) {
+    const v = parseScope(s);
+    if (v) config.scope = v;
+    else {
+      problems.push(`${source}: [Daemon] AutomaticUpdateScope=${s} is not one of ${AUTOMATIC_SCOPES.join(', ')}; keeping "${previous.scope}"`);
+      config.scope = previous.scope;
+    }
+  }
+  return { config, problems };
+}
+
+// ---------------------------------------------------------------------------
+// State
+
+export type AutomaticRunResult = 'no-update' | 'update-available' | 'staged' | 'not-security' | 'disabled' | 'failed';
+
+export interface AutomaticLastRun {
+  /** ISO 8601. */
+  started: string;
+  finished: string;
+  mode: AutomaticUpdatePolicy;
+  scope: AutomaticUpdateScope;
+  result: AutomaticRunResult;
+  /** One line for `status`. */
+  message: string;
+}
+
+export interface AvailableUpdate {
+  /** Commit of the new base. */
+  commit: string;
+  version?: string;
+  /** Of the new base, seconds since the epoch. */
+  timestamp: number;
+  diff: PackageDiff;
+  /** Packages of the new base updated from a security archive (META_SECURITY_UPDATES, new or changed). */
+  securityFixes: string[];
+  /** Layered packages with a newer version available (name, from, to). */
+  layered?: { name: string; from: string; to: string; security: boolean }[];
+  /** ISO 8601: when it was found. */
+  checked: string;
+}
+
+export interface AutomaticState {
+  version: 1;
+  lastRun?: AutomaticLastRun;
+  availableUpdate?: AvailableUpdate;
+  /** Checksum of the deployment the last `stage` run made. */
+  stagedDeployment?: string;
+}
+
+export const STATE_SUBDIR = 'var/lib/apt-ostree';
+const STATE_FILE = 'automatic-update.json';
+
+export function automaticStatePath(sysrootPath: string): string {
+  return join(resolve(sysrootPath), STATE_SUBDIR, STATE_FILE);
+}
+
+export function readAutomaticState(sysrootPath: string): AutomaticState {
+  let text: string;
+  try {
+    text = readFileSync(automaticStatePath(sysrootPath), 'utf8');
+  } catch {
+    return { version: 1 };
+  }
+  try {
+    const v = JSON.parse(text) as AutomaticState;
+    if (typeof v !== 'object' || v === null || v.version !== 1) return { version: 1 };
+    return v;
+  } catch {
+    return { version: 1 };
+  }
+}
+
+export function writeAutomaticState(sysrootPath: string, state: AutomaticState): void {
+  const path = automaticStatePath(sysrootPath);
+  mkdirSync(join(resolve(sysrootPath), STATE_SUBDIR), { recursive: true, mode: 0o755 });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+// ---------------------------------------------------------------------------
+// Security fixes
+
+/** Names in a META_SECURITY_UPDATES value: a JSON list of names, or of [name, version, arch], or of {name}. */
+export function parseSecurityUpdates(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  let v: unknown = value;
+  if (typeof v === 'string') {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      return [];
+    }
+  }
+  if (!Array.isArray(v)) return [];
+  const names: string[] = [];
+  for (const item of v) {
+    if (typeof item === 'string') names.push(item);
+    else if (Array.isArray(item) && typeof item[0] === 'string') names.push(item[0]);
+    else if (typeof item === 'object' && item !== null && typeof (item as { name?: unknown }).name === 'string') {
+      names.push((item as { name: string }).name);
+    }
+  }
+  return names;
+}
+
+/** The security packages of the new base that the diff brings (new or changed): empty when it carries no security fix. */
+export function securityFixesIn(diff: PackageDiff, newSecurityUpdates: readonly string[]): string[] {
+  const sec = new Set(newSecurityUpdates);
+  const changed = [...diff.added.map((p) => p.name), ...diff.upgraded.map((c) => c.name), ...diff.downgraded.map((c) => c.name)];
+  return [...new Set(changed.filter((n) => sec.has(n)))].sort();
+}
+
+// ---------------------------------------------------------------------------
+// Status
+
+export interface AutomaticStatus {
+  policy: AutomaticUpdatePolicy;
+  scope: AutomaticUpdateScope;
+  lastRun?: AutomaticLastRun;
+  availableUpdate?: AvailableUpdate;
+}
+
+/** Status JSON fragment (rpm-ostree names where it has them: "update-driver"-like extras kept apart). */
+export function automaticStatusJson(s: AutomaticStatus): Record<string, unknown> {
+  return {
+    'automatic-updates': {
+      policy: s.policy,
+      scope: s.scope,
+      'last-run': s.lastRun
+        ? { started: s.lastRun.started, finished: s.lastRun.finished, mode: s.lastRun.mode, scope: s.lastRun.scope, result: s.lastRun.result, message: s.lastRun.message }
+        : null,
+    },
+    'cached-update': s.availableUpdate
+      ? {
+          checksum: s.availableUpdate.commit,
+          version: s.availableUpdate.version ?? null,
+          timestamp: s.availableUpdate.timestamp,
+          'security-fixes': s.availableUpdate.securityFixes,
+          diff: s.availableUpdate.diff,
+          layered: s.availableUpdate.layered ?? [],
+          checked: s.availableUpdate.checked,
+        }
+      : null,
+  };
+}
+
+/** "AutomaticUpdates: check (scope full); last run 3 h ago: update available" plus the AvailableUpdate block. */
+export function formatAutomaticStatus(s: AutomaticStatus, now: Date = new Date()): string {
+  const lines: string[] = [];
+  let line = `AutomaticUpdates: ${s.policy === 'none' ? 'disabled' : s.policy}`;
+  if (s.scope !== 'full') line += ` (security only)`;
+  if (s.lastRun) line += `; last run ${ago(new Date(s.lastRun.finished), now)}: ${s.lastRun.message}`;
+  else if (s.policy !== 'none') line += '; not run yet';
+  lines.push(line);
+  const u = s.availableUpdate;
+  if (u) {
+    lines.push('AvailableUpdate:');
+    if (u.version) lines.push(`      Version: ${u.version} (${new Date(u.timestamp * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')})`);
+    else lines.push(`    Timestamp: ${new Date(u.timestamp * 1000).toISOString()}`);
+    lines.push(`       Commit: ${u.commit}`);
+    if (u.securityFixes.length > 0) lines.push(`     Security: ${u.securityFixes.length} package(s) from security archives: ${u.securityFixes.join(' ')}`);
+    lines.push(`         Diff: ${summarizeDiff(u.diff)}`);
+    for (const c of u.diff.upgraded) lines.push(`               ${c.name} ${c.from} -> ${c.to}`);
+    for (const c of u.diff.downgraded) lines.push(`               ${c.name} ${c.from} -> ${c.to} (downgrade)`);
+    for (const p of u.diff.added) lines.push(`               +${p.name} ${p.version}`);
+    for (const p of u.diff.removed) lines.push(`               -${p.name} ${p.version}`);
+    for (const l of u.layered ?? []) lines.push(`      Layered: ${l.name} ${l.from} -> ${l.to}${l.security ? ' (security)' : ''}`);
+  }
+  return lines.join('\n');
+}
+
+export function summarizeDiff(d: PackageDiff): string {
+  const parts: string[] = [];
+  if (d.upgraded.length > 0) parts.push(`${d.upgraded.length} upgraded`);
+  if (d.downgraded.length > 0) parts.push(`${d.downgraded.length} downgraded`);
+  if (d.removed.length > 0) parts.push(`${d.removed.length} removed`);
+  if (d.added.length > 0) parts.push(`${d.added.length} added`);
+  return parts.length === 0 ? 'no package changes' : parts.join(', ');
+}
+
+function ago(t: Date, now: Date): string {
+  const s = Math.max(0, Math.round((now.getTime() - t.getTime()) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}min ago`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h ago`;
+}
+
+/** The policy in force when the caller does not say: the configuration file's (defaults on bad values). */
+export function automaticConfigFromFile(explicit?: string): AutomaticConfig {
+  try {
+    const { keyfile, path } = readDaemonKeyFile(explicit);
+    return automaticConfigFrom(keyfile, DEFAULT_AUTOMATIC_CONFIG, path).config;
+  } catch {
+    return { ...DEFAULT_AUTOMATIC_CONFIG };
+  }
+}
+
+/** What `status` shows of automatic updates for a sysroot. */
+export function automaticStatusOf(sysrootPath: string, config: AutomaticConfig = automaticConfigFromFile()): AutomaticStatus {
+  const st = readAutomaticState(sysrootPath);
+  return { policy: config.policy, scope: config.scope, lastRun: st.lastRun, availableUpdate: st.availableUpdate };
+}
+
+// ---------------------------------------------------------------------------
+// A run
+
+export interface AutomaticRunOptions {
+  mode: AutomaticUpdatePolicy;
+  scope: AutomaticUpdateScope;
+  /** Injectable clock (tests). */
+  now?: () => Date;
+}
+
+const emptyDiff = (): PackageDiff => ({ added: [], removed: [], upgraded: [], downgraded: [] });
+
+/**
+ * One automatic update run: check (and remember), or stage, per `mode` and
+ * `scope`. The outcome is written to the state file whatever it is; a failure
+ * is recorded and thrown again (the timer's next run retries).
+ */
+export async function runAutomaticUpdate(
+  ctx: import('./operations/types').OperationContext,
+  opts: AutomaticRunOptions,
+): Promise<import('./operations/types').OperationResult & { result: AutomaticRunResult }> {
+  const now = opts.now ?? (() => new Date());
+  if (opts.mode === 'none') {
+    return { changed: false, result: 'disabled', summary: 'Automatic updates are disabled (AutomaticUpdatePolicy=none); nothing to do.' };
+  }
+  const started = now().toISOString();
+  const state = readAutomaticState(ctx.sysroot);
+  const record = (result: AutomaticRunResult, message: string): void => {
+    state.lastRun = { started, finished: now().toISOString(), mode: opts.mode, scope: opts.scope, result, message };
+    writeAutomaticState(ctx.sysroot, state);
+  };
+  try {
+    const { checkForUpdate, stageUpdate } = await import('./updates/upgrade');
+    const check = await checkForUpdate(ctx);
+    if (!check.available || check.commit === undefined || check.downgrade) {
+      state.availableUpdate = undefined;
+      const msg = check.downgrade ? 'no update (the remote has an older base)' : 'no update available';
+      record('no-update', msg);
+      return { changed: false, result: 'no-update', summary: `No update available for ${check.refspec}.` };
+    }
+    const label = check.version ? `version ${check.version}` : check.commit.slice(0, 12);
+    const securityFixes = securityFixesIn(check.diff ?? emptyDiff(), await securityUpdatesOf(ctx.sysroot, check.commit));
+    if (opts.scope === 'security' && securityFixes.length === 0) {
+      state.availableUpdate = undefined;
+      const why = check.diff ? 'it carries no security fixes' : 'its package list is unreadable, so it cannot be shown to carry security fixes';
+      const msg = `no security update (${label} is available but ${why})`;
+      record('not-security', msg);
+      return { changed: false, result: 'not-security', summary: `Update ${label} not taken: ${why} (AutomaticUpdateScope=security).` };
+    }
+    const available: AvailableUpdate = {
+      commit: check.commit,
+      version: check.version,
+      timestamp: check.timestamp ?? 0,
+      diff: check.diff ?? emptyDiff(),
+      securityFixes,
+      checked: now().toISOString(),
+    };
+    if (opts.mode === 'check') {
+      state.availableUpdate = available;
+      const sec = securityFixes.length > 0 ? `, ${securityFixes.length} security fix(es)` : '';
+      record('update-available', `update available: ${label} (${summarizeDiff(available.diff)}${sec})`);
+      return { changed: false, result: 'update-available', summary: formatAutomaticStatus({ ...opts, policy: opts.mode, availableUpdate: available }, now()) };
+    }
+    const r = await stageUpdate(ctx, {});
+    state.availableUpdate = undefined;
+    if (!r.changed) {
+      record('no-update', 'no update staged');
+      return { ...r, result: 'no-update' };
+    }
+    state.stagedDeployment = r.deployment;
+    record('staged', `staged ${label} (${summarizeDiff(available.diff)}); ready at the next boot`);
+    return { ...r, result: 'staged' };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    try {
+      record('failed', `failed: ${msg}`);
+    } catch {
+      /* the state directory itself is the problem: the error below says enough */
+    }
+    throw e;
+  }
+}
+
+async function securityUpdatesOf(sysrootPath: string, commit: string): Promise<string[]> {
+  const { META_SECURITY_UPDATES } = await import('./ostree/metadata');
+  const native = await import('./ostree/native');
+  try {
+    const info = native.commitInfo(join(resolve(sysrootPath), 'ostree', 'repo'), commit);
+    return parseSecurityUpdates(info.metadata[META_SECURITY_UPDATES]);
+  } catch {
+    return [];
+  }
+}
+
+// ---------------------------------------------------------------------------
+// For the daemon: the settings in force, and Reload()
+
+/**
+ * The automatic-update settings a daemon holds. `reload()` reads the file
+ * again: a value it cannot use is logged (naming key and value) and the
+ * previous valid one kept; an unreadable or malformed file keeps everything
+ * as it was. Nothing here throws.
+ */
+export class AutomaticSettings {
+  private current: AutomaticConfig = { ...DEFAULT_AUTOMATIC_CONFIG };
+
+  constructor(private readonly explicitPath?: string) {}
+
+  get(): AutomaticConfig {
+    return { ...this.current };
+  }
+
+  /** Returns the problems found (also logged as warnings); empty when all was taken. */
+  reload(): string[] {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { log } = require('./log') as typeof import('./log');
+    let parsed: { keyfile?: KeyFile; path: string };
+    try {
+      parsed = readDaemonKeyFile(this.explicitPath);
+    } catch (e) {
+      const msg = `${(e as Error).message}; keeping the previous settings (AutomaticUpdatePolicy=${this.current.policy}, AutomaticUpdateScope=${this.current.scope})`;
+      log.warning(msg);
+      return [msg];
+    }
+    const { config, problems } = automaticConfigFrom(parsed.keyfile, this.current, parsed.path);
+    for (const p of problems) log.warning(p);
+    this.current = config;
+    return problems;
+  }
+}
+
+/** The last run as one line of JSON (for a D-Bus property), or "" when there was none. */
+export function lastRunJson(sysrootPath: string): string {
+  const r = readAutomaticState(sysrootPath).lastRun;
+  return r ? JSON.stringify(r) : '';
+}

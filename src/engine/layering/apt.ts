@@ -1,0 +1,240 @@
+/**
+ * APT of a tree, run inside bubblewrap with the tree as its root: metadata
+ * refresh, resolution (`apt-get install -s`) and download (`--download-only`),
+ * with lists and archives cached in the sysroot (aptCacheDir).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AptOstreeError } from '../errors';
+import { run } from '../exec';
+import { log } from '../log';
+import { aptCacheDir } from '../sysroot';
+import { hostSources } from '../compose/mirror';
+import { baseIsolation, readOnlyTreeArgs } from './sandbox';
+
+export interface AptDirs {
+  root: string;
+  lists: string;
+  cache: string;
+  archives: string;
+}
+
+export function aptDirs(sysrootPath: string): AptDirs {
+  const root = aptCacheDir(sysrootPath);
+  const d = { root, lists: join(root, 'lists'), cache: join(root, 'cache'), archives: join(root, 'cache', 'archives') };
+  for (const p of [d.lists, join(d.lists, 'partial'), d.archives, join(d.archives, 'partial')]) mkdirSync(p, { recursive: true });
+  return d;
+}
+
+/** The view of a tree that APT runs in. */
+export interface AptTree {
+  /** Checkout of the tree (read-only use). */
+  root: string;
+  /** /etc entries (name -> host path), see etcEntriesFor(). */
+  etc: Map<string, string>;
+  dirs: AptDirs;
+}
+
+/** sha256 over the APT sources and configuration of a tree: a change means the lists must be refreshed. */
+export function sourcesDigest(t: AptTree): string {
+  const h = createHash('sha256');
+  const apt = t.etc.get('apt');
+  const walk = (dir: string, rel: string): void => {
+    for (const n of readdirSync(dir).sort()) {
+      const p = join(dir, n);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isDirectory()) walk(p, `${rel}/${n}`);
+      else if (/sources|\.list$|\.sources$|trusted|keyring|\.gpg$|\.asc$/.test(`${rel}/${n}`)) h.update(`${rel}/${n}\0`).update(readFileSync(p)).update('\0');
+    }
+  };
+  if (apt && existsSync(apt)) walk(apt, 'apt');
+  return h.digest('hex');
+}
+
+/** Host directories of file: sources, bound at the same path so APT reaches them. */
+function fileSourceBinds(t: AptTree): string[] {
+  const apt = t.etc.get('apt');
+  if (!apt) return [];
+  const out: string[] = [];
+  for (const s of hostSources(apt)) {
+    if (!s.uri.startsWith('file:') && !s.uri.startsWith('copy:')) continue;
+    let p: string;
+    try {
+      p = fileURLToPath(s.uri.replace(/^copy:/, 'file:'));
+    } catch {
+      continue;
+    }
+    if (existsSync(p) && !out.includes(p)) out.push(p);
+  }
+  return out.flatMap((p) => ['--ro-bind', p, p]);
+}
+
+export interface AptRunOptions {
+  network: boolean;
+  signal?: AbortSignal;
+  /** Extra bwrap arguments (e.g. binds of local .deb files). */
+  binds?: string[];
+  what: string;
+  okCodes?: number[];
+}
+
+/** Run apt-get (or another APT tool) of the tree. */
+export async function runTreeApt(t: AptTree, argv: string[], o: AptRunOptions): Promise<{ stdout: string; stderr: string; code: number }> {
+  const args = [
+    ...baseIsolation({ network: o.network }),
+    ...readOnlyTreeArgs(t.root, t.etc),
+    '--dir', '/var/lib/apt',
+    '--bind', t.dirs.lists, '/var/lib/apt/lists',
+    '--bind', t.dirs.cache, '/var/cache/apt',
+    ...fileSourceBinds(t),
+    ...(o.binds ?? []),
+    '--',
+    ...argv,
+    '-o', 'Debug::NoLocking=1',
+    '-o', 'Dpkg::Use-Pty=0',
+    '-o', 'APT::Color=0',
+  ];
+  return run('bwrap', args, { errorCode: 'apt', what: o.what, signal: o.signal, okCodes: o.okCodes });
+}
+
+const STAMP = 'sources.sha256';
+
+/** True when the cached lists were made from the tree's current sources. */
+export function listsAreCurrent(t: AptTree): boolean {
+  const f = join(t.dirs.root, STAMP);
+  if (!existsSync(f)) return false;
+  if (readFileSync(f, 'utf8').trim() !== sourcesDigest(t)) return false;
+  return readdirSync(t.dirs.lists).some((n) => n.endsWith('Packages') || n.includes('_Packages'));
+}
+
+/** `apt-get update` of the tree into the sysroot's cache. */
+export async function aptUpdate(t: AptTree, signal?: AbortSignal): Promise<void> {
+  const r = await runTreeApt(t, ['apt-get', 'update', '-q'], { network: true, signal, what: 'refreshing the APT metadata', okCodes: [100] });
+  const errs = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /^(E:|Err:)/.test(l));
+  if (r.code !== 0 || errs.length > 0) {
+    throw new AptOstreeError('network', 'refreshing the APT metadata of the deployment\'s sources failed', {
+      details: errs.join('\n') || r.stderr.trim(),
+      hint: 'check the sources in /etc/apt of the deployment and the network; "apt-ostree refresh-md" tries again',
+    });
+  }
+  writeFileSync(join(t.dirs.root, STAMP), `${sourcesDigest(t)}\n`);
+}
+
+export interface PlanEntry {
+  action: 'install' | 'remove';
+  name: string;
+  version: string;
+  arch: string;
+  /** Version installed in the base (upgrade/downgrade/remove). */
+  oldVersion?: string;
+  /** From a local .deb given on the command line. */
+  local: boolean;
+}
+
+/** Parse the Inst/Remv lines of `apt-get -s`. */
+export function parseSimulation(out: string): PlanEntry[] {
+  const plan: PlanEntry[] = [];
+  for (const line of out.split('\n')) {
+    let m = /^Inst (\S+)(?: \[([^\]]+)\])? \((\S+) (.*?)\s*\[([^\]]+)\]\)/.exec(line);
+    if (m) {
+      const name = m[1]!.replace(/:.*$/, '');
+      plan.push({ action: 'install', name, oldVersion: m[2], version: m[3]!, arch: m[5]!, local: /local-deb|\bnow\b/.test(m[4]!) && !/\//.test(m[4]!) });
+      continue;
+    }
+    m = /^Remv (\S+)(?: \[([^\]]+)\])?/.exec(line);
+    if (m) plan.push({ action: 'remove', name: m[1]!.replace(/:.*$/, ''), version: m[2] ?? '', oldVersion: m[2], arch: '', local: false });
+  }
+  return plan;
+}
+
+export interface ResolveRequest {
+  names: string[];
+  /** Local .deb files: host paths. */
+  localDebs: string[];
+  /** Base packages to remove. */
+  remove: string[];
+  network: boolean;
+  signal?: AbortSignal;
+}
+
+const LOCAL_DIR = '/run/apt-ostree-local';
+
+function localBinds(debs: string[]): { binds: string[]; args: string[] } {
+  const binds: string[] = [];
+  const args: string[] = [];
+  debs.forEach((p, i) => {
+    const inside = `${LOCAL_DIR}/${i}/${p.split('/').pop()}`;
+    binds.push('--ro-bind', p, inside);
+    args.push(inside);
+  });
+  return { binds, args };
+}
+
+/** Resolve a request against the tree's dpkg database and the cached lists. */
+export async function resolve(t: AptTree, req: ResolveRequest): Promise<PlanEntry[]> {
+  const local = localBinds(req.localDebs);
+  const argv = ['apt-get', 'install', '-s', '-q', '--allow-downgrades', ...req.names, ...local.args, ...req.remove.map((r) => `${r}-`)];
+  const r = await runTreeApt(t, argv, { network: false, signal: req.signal, binds: local.binds, what: 'resolving the packages', okCodes: [100] });
+  const text = `${r.stdout}\n${r.stderr}`;
+  if (r.code !== 0) {
+    const unknown = [...text.matchAll(/Unable to locate package (\S+)/g)].map((m) => m[1]!);
+    const nocand = [...text.matchAll(/Package '?([^' ]+)'? has no installation candidate/g)].map((m) => m[1]!);
+    if (unknown.length > 0 || nocand.length > 0) {
+      const names = [...unknown, ...nocand];
+      throw new AptOstreeError('not-found', `package${names.length > 1 ? 's' : ''} not found: ${names.join(', ')}`, {
+        details: explanation(text),
+        hint: 'check the name (apt-cache search inside the system), or run "apt-ostree refresh-md" if the package is new in the archive',
+      });
+    }
+    throw new AptOstreeError('apt', 'the packages cannot be installed on this base', {
+      details: explanation(text),
+      hint: 'APT\'s explanation is above: a requested package conflicts with the base, or needs something no source provides',
+    });
+  }
+  const plan = parseSimulation(r.stdout);
+  log.debug(`plan: ${plan.map((p) => `${p.action} ${p.name} ${p.version}`).join(', ')}`);
+  return plan;
+}
+
+/** Ask APT why keeping `keep` installed makes the request impossible (its explanation). */
+export async function explainConflict(t: AptTree, req: ResolveRequest, keep: string[]): Promise<string> {
+  const local = localBinds(req.localDebs);
+  const argv = ['apt-get', 'install', '-s', '-q', ...req.names, ...local.args, ...keep];
+  const r = await runTreeApt(t, argv, { network: false, signal: req.signal, binds: local.binds, what: 'explaining the conflict', okCodes: [100] });
+  return explanation(`${r.stdout}\n${r.stderr}`);
+}
+
+/** The useful part of APT's output: unmet dependencies and errors. */
+function explanation(text: string): string {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => /unmet dependencies|^E:|^W:/.test(l));
+  const keep = (start >= 0 ? lines.slice(start) : lines).filter((l) => !/^(NOTICE|Reading |Building |Calculating )/.test(l) && l.trim() !== '');
+  return keep.slice(0, 40).join('\n');
+}
+
+/** File name APT gives a downloaded package. */
+export function archiveFileName(name: string, version: string, arch: string): string {
+  return `${name}_${version.replace(/:/g, '%3a')}_${arch}.deb`;
+}
+
+/** Download exact versions into the archives cache (no-op for those already there). */
+export async function download(t: AptTree, pkgs: PlanEntry[], opts: { network: boolean; signal?: AbortSignal }): Promise<void> {
+  const missing = pkgs.filter((p) => !existsSync(join(t.dirs.archives, archiveFileName(p.name, p.version, p.arch))));
+  if (missing.length === 0) return;
+  if (!opts.network) {
+    throw new AptOstreeError('apt', `not in the cache: ${missing.map((p) => `${p.name} ${p.version}`).join(', ')}`, {
+      hint: 'run without --cache-only to download them',
+    });
+  }
+  const argv = ['apt-get', 'install', '-d', '-y', '-q', '--allow-downgrades', '--no-install-recommends', ...missing.map((p) => `${p.name}:${p.arch === 'all' ? 'all' : p.arch}=${p.version}`)];
+  // Architecture "all" packages are named without a qualifier.
+  for (let i = 0; i < argv.length; i++) argv[i] = argv[i]!.replace(/:all=/, '=');
+  await runTreeApt(t, argv, { network: true, signal: opts.signal, what: 'downloading the packages' });
+  const still = missing.filter((p) => !existsSync(join(t.dirs.archives, archiveFileName(p.name, p.version, p.arch))));
+  if (still.length > 0) {
+    throw new AptOstreeError('apt', `APT did not download ${still.map((p) => `${p.name}_${p.version}_${p.arch}`).join(', ')}`);
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The status of a sysroot as data: rpm-ostree's `status --json` shape, which
+ * the CLI renders (or prints) and the daemon serves as GetStatus.
+ */
+import { automaticStatusJson, automaticStatusOf, formatAutomaticStatus, type AutomaticConfig } from './automatic';
+import { formatLocalRef, hasLayering } from './origin';
+import { META_PACKAGES } from './ostree/metadata';
+import type { MetadataValue } from './ostree/native';
+import { loadSysroot, type Deployment, type Sysroot } from './sysroot';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+
+export interface DeploymentJson {
+  /** OSNAME-CHECKSUM.SERIAL */
+  id: string;
+  osname: string;
+  serial: number;
+  checksum: string;
+  /** The base commit; equals checksum when nothing is layered. */
+  'base-checksum': string;
+  /** Origin refspec ([origin] refspec or baserefspec), null when the deployment has no origin. */
+  origin: string | null;
+  /** A specific revision of the refspec deployed (deploy REVISION), else absent. */
+  'override-commit'?: string;
+  version: string | null;
+  /** Of the base commit, seconds since the epoch. */
+  timestamp: number;
+  booted: boolean;
+  staged: boolean;
+  pinned: boolean;
+  unlocked: 'none';
+  'requested-packages': string[];
+  'requested-local-packages': string[];
+  /** Layered packages present in the deployment. */
+  packages: string[];
+  'requested-base-removals': string[];
+  'base-removals': string[];
+  'requested-base-local-replacements': string[];
+  'base-local-replacements': string[];
+  'regenerate-initramfs': boolean;
+  'initramfs-args': string[];
+  /** Kernel arguments of the boot entry (apt-ostree addition). */
+  kargs: string[];
+  /** Metadata of the base commit. */
+  'base-commit-meta': Record<string, JsonValue>;
+}
+
+export interface StatusJson {
+  deployments: DeploymentJson[];
+  /** The transaction in progress: [title, client address] in rpm-ostree; filled by the daemon. */
+  transaction: JsonValue;
+  /** Issue 6: policy and scope in force, last run ({policy, scope, last-run}). */
+  'automatic-updates'?: JsonValue;
+  /** Issue 6: the update the last `check` run found (rpm-ostree's cached-update), or null. */
+  'cached-update'?: JsonValue;
+}
+
+export interface StatusOptions {
+  /** Only the booted deployment. */
+  booted?: boolean;
+  /** Automatic update policy in force (the daemon's); default: read from the configuration file. */
+  automatic?: AutomaticConfig;
+}
+
+function toJsonValue(v: MetadataValue): JsonValue {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  return v;
+}
+
+function metaToJson(m: Record<string, MetadataValue>): Record<string, JsonValue> {
+  const out: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(m)) out[k] = toJsonValue(v);
+  return out;
+}
+
+/** Names of the packages a commit records in META_PACKAGES, if it does. */
+function packageNames(meta: Record<string, MetadataValue>): Set<string> | undefined {
+  const raw = meta[META_PACKAGES];
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const list = JSON.parse(raw) as unknown;
+    if (!Array.isArray(list)) return undefined;
+    const names = new Set<string>();
+    for (const e of list) {
+      if (Array.isArray(e) && typeof e[0] === 'string') names.add(e[0]);
+      else if (e && typeof e === 'object' && typeof (e as { name?: unknown }).name === 'string') names.add((e as { name: string }).name);
+    }
+    return names;
+  } catch {
+    return undefined;
+  }
+}
+
+export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataValue>): DeploymentJson {
+  const o = d.origin;
+  const layered = d.baseChecksum !== d.checksum;
+  const installed = layered ? packageNames(d.commitMetadata) : undefined;
+  const baseInstalled = packageNames(baseMeta);
+  const requested = o?.requestedPackages ?? [];
+  const removals = o?.overrideRemove ?? [];
+  const replacements = (o?.overrideReplaceLocal ?? []).map((r) => r.nva);
+  const j: DeploymentJson = {
+    id: `${d.osname}-${d.checksum}.${d.serial}`,
+    osname: d.osname,
+    serial: d.serial,
+    checksum: d.checksum,
+    'base-checksum': d.baseChecksum,
+    origin: o?.refspec ?? null,
+    version: d.version ?? null,
+    timestamp: d.timestamp,
+    booted: d.booted,
+    staged: d.staged,
+    pinned: d.pinned,
+    unlocked: 'none',
+    'requested-packages': [...requested],
+    'requested-local-packages': (o?.requestedLocalPackages ?? []).map((r) => r.nva),
+    // What the layered commit really has: requested names it records as installed and its base did not have.
+    packages: layered
+      ? installed
+        ? requested.filter((p) => installed.has(p) && !(baseInstalled?.has(p) ?? false))
+        : [...requested]
+      : [],
+    'requested-base-removals': [...removals],
+    'base-removals': layered ? (installed ? removals.filter((p) => !installed.has(p)) : [...removals]) : [],
+    'requested-base-local-replacements': [...replacements],
+    'base-local-replacements': layered ? [...replacements] : [],
+    'regenerate-initramfs': o?.initramfsRegenerate ?? false,
+    'initramfs-args': o?.initramfsRegenerate ? [...o.initramfsArgs] : [],
+    kargs: [...d.kargs],
+    'base-commit-meta': metaToJson(baseMeta),
+  };
+  if (o?.overrideCommit) j['override-commit'] = o.overrideCommit;
+  return j;
+}
+
+export function statusOfSysroot(s: Sysroot, opts: StatusOptions = {}): StatusJson {
+  const list = opts.booted ? s.deployments.filter((d) => d.booted) : s.deployments;
+  return {
+    deployments: list.map((d) => deploymentJson(d, baseMetadata(s, d))),
+    transaction: null,
+    ...(automaticStatusJson(automaticStatusOf(s.path, opts.automatic)) as Record<string, JsonValue>),
+  };
+}
+
+function baseMetadata(s: Sysroot, d: Deployment): Record<string, MetadataValue> {
+  if (d.baseChecksum === d.checksum) return d.commitMetadata;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const native = require('./ostree/native') as typeof import('./ostree/native');
+  try {
+    return native.commitInfo(s.repoPath, d.baseChecksum).metadata;
+  } catch {
+    return {};
+  }
+}
+
+/** Status of the sysroot at `sysrootPath` (what the daemon serves as GetStatus). */
+export async function getStatus(sysrootPath: string, opts: StatusOptions = {}): Promise<StatusJson> {
+  return statusOfSysroot(await loadSysroot(sysrootPath), opts);
+}
+
+// ---------------------------------------------------------------------------
+// Human rendering (used by the CLI; pure text, no terminal knowledge)
+
+export interface RenderOptions {
+  verbose?: boolean;
+  booted?: boolean;
+  /** Automatic update policy in force (the daemon's); default: read from the configuration file. */
+  automatic?: AutomaticConfig;
+}
+
+function isoTime(t: number): string {
+  return new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** rpm-ostree-like text of a sysroot's deployments, boot order, with marks. */
+export function renderStatus(s: Sysroot, opts: RenderOptions = {}, transaction?: string): string {
+  const lines: string[] = [];
+  lines.push(`State: ${transaction ? `busy (${transaction})` : 'idle'}`);
+  lines.push(formatAutomaticStatus(automaticStatusOf(s.path, opts.automatic)));
+  const list = opts.booted ? s.deployments.filter((d) => d.booted) : s.deployments;
+  if (list.length === 0) {
+    lines.push(opts.booted ? 'No booted deployment (this sysroot is not the running system).' : 'No deployments.');
+    return lines.join('\n') + '\n';
+  }
+  lines.push('Deployments:');
+  const osnames = new Set(s.deployments.map((d) => d.osname));
+  const short = (c: string): string => (opts.verbose ? c : c.slice(0, 10));
+  const field = (name: string, value: string): void => {
+    lines.push(`${name.padStart(22)}: ${value}`);
+  };
+  for (const d of list) {
+    const marks: string[] = [];
+    if (d.staged) marks.push('staged');
+    if (d.isDefault) marks.push('default');
+    if (d.isRollback) marks.push('rollback');
+    if (d.pinned) marks.push('pinned');
+    const title = d.origin ? d.origin.refspec : `${d.checksum.slice(0, 10)} (no origin)`;
+    const osPrefix = osnames.size > 1 || opts.verbose ? `${d.osname}:` : '';
+    lines.push(`${d.booted ? '●' : ' '} ${osPrefix}${title}${marks.length ? ` (${marks.join(', ')})` : ''}`);
+    field('Version', `${d.version ?? '(none)'} (${isoTime(d.timestamp)})`);
+    const layered = d.baseChecksum !== d.checksum;
+    if (layered) {
+      field('BaseCommit', short(d.baseChecksum));
+      field('Commit', short(d.checksum));
+    } else {
+      field('Commit', short(d.checksum));
+    }
+    if (d.origin?.overrideCommit) field('Revision', short(d.origin.overrideCommit));
+    if (opts.verbose) {
+      field('Stateroot', d.osname);
+      field('Deployment', `${d.deployPath}`);
+      field('Serial', String(d.serial));
+    }
+    const o = d.origin;
+    if (o) {
+      if (o.overrideRemove.length) field('RemovedBasePackages', o.overrideRemove.join(' '));
+      if (o.overrideReplaceLocal.length) field('LocalReplacedPackages', o.overrideReplaceLocal.map((r) => r.nva).join(' '));
+      if (o.requestedPackages.length) field(layered ? 'LayeredPackages' : 'RequestedPackages', o.requestedPackages.join(' '));
+      if (o.requestedLocalPackages.length) field('LocalPackages', o.requestedLocalPackages.map(formatLocalRef).map((x) => x.split(':')[1] ?? x).join(' '));
+      if (o.initramfsRegenerate) field('Initramfs', o.initramfsArgs.length ? `regenerate (${o.initramfsArgs.join(' ')})` : 'regenerate');
+      if (!layered && hasLayering(o)) field('Note', 'layering requested, not yet applied');
+    } else if (d.originError) {
+      field('Origin', `unreadable: ${d.originError}`);
+    }
+    if (opts.verbose || d.kargs.length > 0) field('KernelArguments', d.kargs.join(' ') || '(none)');
+  }
+  return lines.join('\n') + '\n';
+}

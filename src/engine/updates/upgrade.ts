@@ -1,0 +1,435 @@
+/**
+ * Following the base from its remote: upgrade (newest commit of the origin's
+ * refspec), deploy (a given checksum or version, pinned in the origin as
+ * override-commit), rebase (another ref, layering kept), and the initramfs
+ * switch. Each fetches what it needs into the sysroot's repository, applies
+ * the deployment's layering again on the new base, and writes one new
+ * deployment; any failure before that leaves the sysroot's deployments as
+ * they were.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { AptOstreeError, notImplemented } from '../errors';
+import type { OperationContext, OperationResult, UpgradeOptions } from '../operations/types';
+import { hasLayering, splitRefspec, type Origin } from '../origin';
+import { task } from '../progress';
+import type { Deployment, Sysroot } from '../sysroot';
+import { readCommit, readCommitPackages, type CommitSummary } from './commits';
+import { diffPackages, formatDiff, isEmptyDiff, type PackageDiff } from './pkgdiff';
+import { pull, validateRefName, validateRemoteName } from './remote';
+
+// ---------------------------------------------------------------------------
+// Shared steps
+
+export interface MergeState {
+  sys: Sysroot;
+  osname: string;
+  /** The deployment whose origin the new one starts from (the osname's first). */
+  merge: Deployment;
+  origin: Origin;
+}
+
+async function sysrootModule(): Promise<typeof import('../sysroot')> {
+  return import('../sysroot');
+}
+
+export async function loadMergeState(ctx: OperationContext): Promise<MergeState> {
+  const { loadSysroot } = await sysrootModule();
+  const sys = await loadSysroot(ctx.sysroot);
+  const osname = ctx.osname ?? sys.booted?.osname ?? sys.defaultDeployment?.osname;
+  const merge = sys.deployments.find((d) => d.osname === osname);
+  if (!merge || osname === undefined) {
+    throw new AptOstreeError('not-found', `the sysroot ${sys.path} has no deployment${ctx.osname ? ` of the stateroot ${ctx.osname}` : ''}`, {
+      hint: 'make one with "apt-ostree compose sysroot"',
+    });
+  }
+  if (!merge.origin) {
+    throw new AptOstreeError('invalid-config', `the deployment ${merge.checksum}.${merge.serial} has no usable origin: ${merge.originError ?? 'unknown'}`, {
+      hint: `fix ${merge.originPath}, or deploy with "apt-ostree rebase REMOTE:REF"`,
+    });
+  }
+  return { sys, osname, merge, origin: merge.origin };
+}
+
+async function revParse(repo: string, rev: string): Promise<string | undefined> {
+  const { revParse: rp } = await import('../ostree/admin');
+  return rp(repo, rev);
+}
+
+function isPartial(repo: string, checksum: string): boolean {
+  return existsSync(join(repo, 'state', `${checksum}.commitpartial`));
+}
+
+/** Is the commit's content (not just its commit object) in the repo? */
+export function haveCompleteCommit(repo: string, checksum: string): boolean {
+  const obj = join(repo, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.commit`);
+  return existsSync(obj) && !isPartial(repo, checksum);
+}
+
+/**
+ * The commit a refspec points to, after fetching its commit object from the
+ * remote (metadata only, or with content). Local refs (no remote) are read
+ * from the sysroot's repository.
+ */
+async function fetchRefspec(ctx: OperationContext, sys: Sysroot, refspec: string, how: { content: boolean; cacheOnly?: boolean }): Promise<string> {
+  const { remote, ref } = splitRefspec(refspec);
+  validateRefName(ref);
+  if (remote !== undefined && remote !== '') {
+    validateRemoteName(remote);
+    if (!how.cacheOnly) {
+      await task(ctx.progress, how.content ? `Pulling ${refspec}` : `Fetching the commit of ${refspec}`, () =>
+        pull(ctx, sys.repoPath, remote, ref, { commitMetadataOnly: !how.content }),
+      );
+    }
+  }
+  const csum = await revParse(sys.repoPath, remote ? `${remote}:${ref}` : ref);
+  if (!csum) {
+    throw new AptOstreeError('not-found', `ref "${refspec}" is not in the sysroot's repository ${sys.repoPath}`, {
+      hint: how.cacheOnly ? 'run without --cache-only to fetch it from its remote' : 'check the ref name ("ostree refs --repo=SYSROOT/ostree/repo" lists the local ones)',
+    });
+  }
+  return csum;
+}
+
+/** Fetch the content of `checksum` from `remote` unless the repo has it all. */
+async function fetchContent(
+  ctx: OperationContext,
+  sys: Sysroot,
+  remote: string | undefined,
+  checksum: string,
+  cacheOnly?: boolean,
+  refspec?: string,
+): Promise<void> {
+  if (haveCompleteCommit(sys.repoPath, checksum)) return;
+  if (!remote || cacheOnly) {
+    throw new AptOstreeError('not-found', `commit ${checksum} is not (completely) in the sysroot's repository ${sys.repoPath}`, {
+      hint: cacheOnly ? 'run without --cache-only to download it' : 'its refspec has no remote to download it from',
+    });
+  }
+  await task(ctx.progress, `Pulling ${checksum.slice(0, 12)} from ${remote}`, () =>
+    pull(ctx, sys.repoPath, remote, checksum, { label: refspec ? `${splitRefspec(refspec).ref} (commit ${checksum})` : undefined }),
+  );
+}
+
+interface LayeringAssemble {
+  buildDeploymentCommit(ctx: OperationContext, a: { sysroot: Sysroot; baseCommit: string; origin: Origin }): Promise<string>;
+}
+
+/** The commit to deploy for `origin` on `baseCommit`: the base itself, or a client commit with the layering on top. */
+export async function deploymentCommit(ctx: OperationContext, sys: Sysroot, baseCommit: string, origin: Origin): Promise<string> {
+  if (!hasLayering(origin) && !origin.initramfsRegenerate) return baseCommit;
+  let mod: LayeringAssemble;
+  try {
+    // Resolved at run time: the layering module is another area of the engine.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require('../layering/assemble') as LayeringAssemble;
+  } catch {
+    throw notImplemented('re-applying layered packages on a new base');
+  }
+  return mod.buildDeploymentCommit(ctx, { sysroot: sys, baseCommit, origin });
+}
+
+/** Is `target` older than `current` (a downgrade)? By timestamp, and by ancestry when they tie. */
+export async function isDowngrade(repo: string, current: CommitSummary, target: CommitSummary): Promise<boolean> {
+  if (target.checksum === current.checksum) return false;
+  if (target.timestamp !== current.timestamp) return target.timestamp < current.timestamp;
+  let c: CommitSummary | undefined = current;
+  for (let i = 0; c?.parent && i < 1000; i++) {
+    if (c.parent === target.checksum) return true;
+    c = await readCommit(repo, c.parent).catch(() => undefined);
+  }
+  return false;
+}
+
+export function formatTimestamp(t: number): string {
+  return new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const short = (c: string): string => c.slice(0, 12);
+
+function diffCounts(d: PackageDiff): string {
+  const parts: string[] = [];
+  if (d.upgraded.length) parts.push(`${d.upgraded.length} upgraded`);
+  if (d.downgraded.length) parts.push(`${d.downgraded.length} downgraded`);
+  if (d.removed.length) parts.push(`${d.removed.length} removed`);
+  if (d.added.length) parts.push(`${d.added.length} added`);
+  return parts.length ? parts.join(', ') : 'no package changes';
+}
+
+async function baseDiff(repo: string, from: string, to: string): Promise<PackageDiff | undefined> {
+  try {
+    const [a, b] = await Promise.all([readCommitPackages(repo, from), readCommitPackages(repo, to)]);
+    return diffPackages(a.packages, b.packages);
+  } catch {
+    return undefined;
+  }
+}
+
+async function deployOn(ctx: OperationContext, st: MergeState, base: string, origin: Origin): Promise<string> {
+  const commit = await task(ctx.progress, 'Assembling the deployment', () => deploymentCommit(ctx, st.sys, base, origin));
+  const { writeNewDeployment } = await sysrootModule();
+  return task(ctx.progress, 'Writing the deployment', () => writeNewDeployment(ctx, st.sys, { osname: st.osname, commit, origin }));
+}
+
+function deployedSummary(st: MergeState, deployed: string, target: CommitSummary, extra: string): string {
+  const how = st.sys.booted ? 'Staged deployment' : 'Deployed';
+  const v = target.version ? ` (version ${target.version})` : '';
+  return `${how} ${short(deployed)}${v} on base ${short(target.checksum)}${extra ? `\n${extra}` : ''}`;
+}
+
+// ---------------------------------------------------------------------------
+// Upgrade
+
+export interface UpdateCheck {
+  available: boolean;
+  /** The newest commit of the refspec, when it differs from the current base. */
+  commit?: string;
+  version?: string;
+  /** Seconds since the epoch. */
+  timestamp?: number;
+  /** Base package changes (when the package lists are readable). */
+  diff?: PackageDiff;
+  /** The remote's commit is older than the current base. */
+  downgrade: boolean;
+  refspec: string;
+  current: CommitSummary;
+}
+
+async function withLock<T>(ctx: OperationContext, fn: () => Promise<T>): Promise<T> {
+  const { withSysrootLock } = await sysrootModule();
+  return withSysrootLock(ctx.sysroot, fn);
+}
+
+async function checkLocked(ctx: OperationContext, st: MergeState, opts: { cacheOnly?: boolean }): Promise<UpdateCheck & { target: CommitSummary }> {
+  const refspec = st.origin.refspec;
+  const csum = await fetchRefspec(ctx, st.sys, refspec, { content: false, cacheOnly: opts.cacheOnly });
+  const current = await readCommit(st.sys.repoPath, st.merge.baseChecksum);
+  const target = await readCommit(st.sys.repoPath, csum);
+  const pinned = st.origin.overrideCommit !== undefined;
+  const changed = target.checksum !== current.checksum || pinned;
+  const downgrade = await isDowngrade(st.sys.repoPath, current, target);
+  const diff = changed ? await baseDiff(st.sys.repoPath, current.checksum, target.checksum) : undefined;
+  return {
+    available: changed,
+    commit: changed ? target.checksum : undefined,
+    version: changed ? target.version : undefined,
+    timestamp: changed ? target.timestamp : undefined,
+    diff,
+    downgrade,
+    refspec,
+    current,
+    target,
+  };
+}
+
+/**
+ * Whether the origin's refspec has a newer base than the current one, from
+ * its commit object only (no content is downloaded). For automatic updates.
+ */
+export async function checkForUpdate(ctx: OperationContext, opts: { cacheOnly?: boolean } = {}): Promise<UpdateCheck> {
+  return withLock(ctx, async () => {
+    const st = await loadMergeState(ctx);
+    const { target: _t, ...r } = await checkLocked(ctx, st, opts);
+    void _t;
+    return r;
+  });
+}
+
+/** Download and deploy the update (no reboot). For automatic updates: the same as `upgrade`. */
+export async function stageUpdate(ctx: OperationContext, opts: UpgradeOptions = {}): Promise<OperationResult> {
+  return runUpgrade(ctx, { ...opts, check: false, preview: false });
+}
+
+function describeCheck(c: UpdateCheck, preview: boolean): string {
+  if (!c.available || c.commit === undefined) return 'No upgrade available.';
+  const lines = ['AvailableUpdate:'];
+  const date = c.timestamp !== undefined ? ` (${formatTimestamp(c.timestamp)})` : '';
+  lines.push(`  Version: ${c.version ?? '(none)'}${date}`);
+  lines.push(`   Commit: ${c.commit}`);
+  if (c.downgrade) lines.push('     Note: older than the current base (a downgrade; needs --allow-downgrade)');
+  if (c.diff) {
+    lines.push(`     Diff: ${diffCounts(c.diff)}`);
+    if (preview && !isEmptyDiff(c.diff)) lines.push(...formatDiff(c.diff).split('\n').map((l) => `  ${l}`));
+  }
+  return lines.join('\n');
+}
+
+export async function runUpgrade(ctx: OperationContext, opts: UpgradeOptions): Promise<OperationResult> {
+  return withLock(ctx, async () => {
+    const st = await loadMergeState(ctx);
+    const c = await checkLocked(ctx, st, { cacheOnly: opts.cacheOnly });
+    if (opts.check || opts.preview) {
+      return { changed: c.available && (!c.downgrade || !!opts.allowDowngrade), summary: describeCheck(c, !!opts.preview) };
+    }
+    if (!c.available) return { changed: false, summary: 'No upgrade available.' };
+    const target = c.target;
+    if (c.downgrade && !opts.allowDowngrade) {
+      throw new AptOstreeError(
+        'usage',
+        `the remote's ${c.refspec} is ${short(target.checksum)}${target.version ? ` (version ${target.version})` : ''} of ${formatTimestamp(target.timestamp)}, older than the current base ${short(c.current.checksum)}${c.current.version ? ` (version ${c.current.version})` : ''} of ${formatTimestamp(c.current.timestamp)}: refusing to downgrade; nothing was deployed`,
+        { hint: 'pass --allow-downgrade to deploy it anyway' },
+      );
+    }
+    const { remote } = splitRefspec(c.refspec);
+    await fetchContent(ctx, st.sys, remote, target.checksum, opts.cacheOnly, c.refspec);
+    if (opts.downloadOnly) {
+      return { changed: false, summary: `Downloaded ${short(target.checksum)}${target.version ? ` (version ${target.version})` : ''}; not deployed (--download-only).` };
+    }
+    if (opts.dryRun) return { changed: false, summary: describeCheck(c, true) };
+    const origin: Origin = { ...st.origin, overrideCommit: undefined };
+    const deployed = await deployOn(ctx, st, target.checksum, origin);
+    return {
+      changed: true,
+      deployment: deployed,
+      rebootRequested: !!opts.reboot,
+      summary: deployedSummary(st, deployed, target, c.diff ? formatDiff(c.diff) : ''),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Deploy a given revision
+
+export type RevisionSpec = { checksum: string } | { version: string };
+
+export function parseRevision(revision: string): RevisionSpec {
+  const r = revision.trim();
+  if (/^[0-9a-f]{64}$/.test(r)) return { checksum: r };
+  const m = /^version=(.+)$/.exec(r);
+  if (m && !/[\n\0]/.test(m[1]!)) return { version: m[1]! };
+  if (r.startsWith('revision=') && /^[0-9a-f]{64}$/.test(r.slice(9))) return { checksum: r.slice(9) };
+  throw new AptOstreeError('usage', `"${revision}" is not a revision`, {
+    hint: 'give a full commit checksum (64 hex digits) or version=VERSION',
+  });
+}
+
+/** Find the commit whose `version` is `version` in the history of `head`. */
+async function findVersion(repo: string, head: string, version: string): Promise<string | undefined> {
+  let c: CommitSummary | undefined = await readCommit(repo, head);
+  for (let i = 0; c && i < 100000; i++) {
+    if (c.version === version) return c.checksum;
+    if (!c.parent) return undefined;
+    c = await readCommit(repo, c.parent).catch(() => undefined);
+  }
+  return undefined;
+}
+
+export async function runDeploy(ctx: OperationContext, revision: string, opts: UpgradeOptions): Promise<OperationResult> {
+  const spec = parseRevision(revision);
+  return withLock(ctx, async () => {
+    const st = await loadMergeState(ctx);
+    const { remote, ref } = splitRefspec(st.origin.refspec);
+    let checksum: string;
+    if ('version' in spec) {
+      if (remote && !opts.cacheOnly) {
+        validateRemoteName(remote);
+        await task(ctx.progress, `Fetching the history of ${st.origin.refspec}`, () =>
+          pull(ctx, st.sys.repoPath, remote, ref, { commitMetadataOnly: true, depth: -1 }),
+        );
+      }
+      const head = await revParse(st.sys.repoPath, st.origin.refspec);
+      const found = head ? await findVersion(st.sys.repoPath, head, spec.version) : undefined;
+      if (!found) {
+        throw new AptOstreeError('not-found', `version ${spec.version} was not found in the history of ${st.origin.refspec}; nothing was deployed`, {
+          hint: `the versions of a ref are listed by "ostree log --repo=SYSROOT/ostree/repo ${st.origin.refspec}" (after a pull)`,
+        });
+      }
+      checksum = found;
+    } else {
+      checksum = spec.checksum;
+    }
+    await fetchContent(ctx, st.sys, remote, checksum, opts.cacheOnly, st.origin.refspec);
+    const target = await readCommit(st.sys.repoPath, checksum);
+    if (target.checksum === st.merge.baseChecksum && st.origin.overrideCommit === checksum) {
+      return { changed: false, summary: `Already on ${short(checksum)}; nothing to do.` };
+    }
+    if (opts.dryRun) return { changed: false, summary: `Would deploy ${checksum}` };
+    const origin: Origin = { ...st.origin, overrideCommit: checksum };
+    const diff = await baseDiff(st.sys.repoPath, st.merge.baseChecksum, checksum);
+    const deployed = await deployOn(ctx, st, checksum, origin);
+    return {
+      changed: true,
+      deployment: deployed,
+      rebootRequested: !!opts.reboot,
+      summary: deployedSummary(st, deployed, target, diff ? formatDiff(diff) : ''),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Rebase
+
+/** The new refspec of `rebase ARG` given the current one: REF keeps the remote, REMOTE: keeps the ref. */
+export function rebaseTarget(current: string, arg: string): string {
+  const cur = splitRefspec(current);
+  const a = arg.trim();
+  if (a === '') throw new AptOstreeError('usage', 'rebase needs a ref: [REMOTE:]REF');
+  const i = a.indexOf(':');
+  let remote: string | undefined;
+  let ref: string;
+  if (i < 0) {
+    remote = cur.remote;
+    ref = a;
+  } else {
+    remote = a.slice(0, i) || undefined;
+    ref = a.slice(i + 1) || cur.ref;
+  }
+  if (remote !== undefined) validateRemoteName(remote);
+  validateRefName(ref);
+  return remote ? `${remote}:${ref}` : ref;
+}
+
+export async function runRebase(ctx: OperationContext, arg: string, opts: UpgradeOptions): Promise<OperationResult> {
+  return withLock(ctx, async () => {
+    const st = await loadMergeState(ctx);
+    const refspec = rebaseTarget(st.origin.refspec, arg);
+    const csum = await fetchRefspec(ctx, st.sys, refspec, { content: true, cacheOnly: opts.cacheOnly });
+    const { remote } = splitRefspec(refspec);
+    await fetchContent(ctx, st.sys, remote, csum, opts.cacheOnly, refspec);
+    const target = await readCommit(st.sys.repoPath, csum);
+    if (refspec === st.origin.refspec && csum === st.merge.baseChecksum && !st.origin.overrideCommit) {
+      return { changed: false, summary: `Already on ${refspec} at ${short(csum)}; nothing to do.` };
+    }
+    if (opts.dryRun) return { changed: false, summary: `Would rebase to ${refspec} (${csum})` };
+    const origin: Origin = { ...st.origin, refspec, overrideCommit: undefined };
+    const diff = await baseDiff(st.sys.repoPath, st.merge.baseChecksum, csum);
+    const deployed = await deployOn(ctx, st, csum, origin);
+    return {
+      changed: true,
+      deployment: deployed,
+      rebootRequested: !!opts.reboot,
+      summary: `Rebased to ${refspec}\n${deployedSummary(st, deployed, target, diff ? formatDiff(diff) : '')}`,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Initramfs
+
+export async function runInitramfs(ctx: OperationContext, enable: boolean, args: readonly string[], opts: { reboot?: boolean }): Promise<OperationResult> {
+  for (const a of args) {
+    if (a === '' || /[\n\0]/.test(a)) throw new AptOstreeError('usage', `invalid dracut argument ${JSON.stringify(a)}`);
+  }
+  if (!enable && args.length > 0) throw new AptOstreeError('usage', '--arg only goes with --enable');
+  return withLock(ctx, async () => {
+    const st = await loadMergeState(ctx);
+    const o = st.origin;
+    if (!enable && !o.initramfsRegenerate) {
+      throw new AptOstreeError('no-change', 'initramfs regeneration is not enabled; nothing to do', {
+        hint: 'enable it with "apt-ostree initramfs --enable"',
+      });
+    }
+    if (enable && o.initramfsRegenerate && o.initramfsArgs.join('\0') === args.join('\0')) {
+      return { changed: false, summary: 'Initramfs regeneration is already enabled with these arguments; nothing to do.' };
+    }
+    const origin: Origin = { ...o, initramfsRegenerate: enable, initramfsArgs: enable ? [...args] : [] };
+    const deployed = await deployOn(ctx, st, st.merge.baseChecksum, origin);
+    const what = enable ? `Initramfs regeneration enabled${args.length ? ` (dracut ${args.join(' ')})` : ''}` : 'Initramfs regeneration disabled (the base\'s initramfs is used)';
+    return {
+      changed: true,
+      deployment: deployed,
+      rebootRequested: !!opts.reboot,
+      summary: `${what}\n${st.sys.booted ? 'Staged deployment' : 'Deployed'} ${short(deployed)}`,
+    };
+  });
+}
