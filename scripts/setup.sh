@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES="
   ostree libostree-dev bubblewrap mmdebstrap debian-archive-keyring
   apt-utils dpkg-dev fakeroot attr
+  gpg gpg-agent
   dbus polkitd systemd util-linux e2fsprogs
   python3-gi gir1.2-glib-2.0
   qemu-system-x86 qemu-utils

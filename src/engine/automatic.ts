@@ -62,7 +62,9 @@ export function readDaemonKeyFile(explicit?: string): { keyfile?: KeyFile; path:
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { path };
-    throw new AptOstreeError('invalid-config', `cannot read ${path}: ${(e as Error).message}`);
+    throw new AptOstreeError('invalid-config', `cannot read ${path}: ${(e as Error).message}`, {
+      hint: (e as NodeJS.ErrnoException).code === 'EACCES' ? 'it must be readable by all (mode 0644): apt-ostree-countme.service reads it as an unprivileged user' : undefined,
+    });
   }
   return { keyfile: KeyFile.parse(text, path), path };
 }

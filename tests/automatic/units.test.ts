@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { KeyFile } from '../../src/engine/keyfile';
@@ -62,6 +62,7 @@ test('systemd-analyze verify accepts them (with their ExecStart binaries install
 });
 
 test('verify is not a rubber stamp: a broken copy is refused', () => {
+  mkdirSync(join(dest, 'etc/systemd/system'), { recursive: true });
   const bad = join(dest, 'etc/systemd/system/apt-ostree-broken.service');
   writeFileSync(bad, readFileSync(join(dest, unitPath.get('apt-ostree-countme.service')!), 'utf8').replace('ExecStart=/usr/bin/apt-ostree', 'ExecStart=/usr/bin/apt-ostree-missing'));
   const r = verify([bad]);

@@ -81,7 +81,7 @@ test('no version in the treefile: date-based YYYYMMDD.N', async () => {
 
 test('a static delta from the previous commit', () => {
   const deltas = sh('ostree', ['static-delta', 'list', `--repo=${repo}`]);
-  assert.ok(deltas.includes(`${base.checksum}-${head}`) || deltas.includes(head.slice(0, 2)), deltas);
+  assert.ok(deltas.split('\n').includes(`${base.checksum}-${head}`), deltas);
 });
 
 test('signed commit and summary: a remote that requires signatures accepts them', () => {

@@ -135,6 +135,7 @@ test('recompose with unchanged inputs: "no change", no new commit, in seconds', 
   assert.ok(ms < 15000, `took ${ms} ms`);
   // progress: each phase named, with its time
   assert.match(r.stdout, /Fetching the archive indexes: done in \d/);
+  assert.equal(runCli(['compose', 'tree', tf, '--repo', repo, '--unchanged-exit-77']).code, 77);
 });
 
 test('v2 is a second commit of the same ref on top of v1, with more packages', async () => {

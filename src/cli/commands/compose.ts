@@ -3,7 +3,7 @@ import type { GlobalOptions } from '../globals';
 import type { VerbModule } from '../main';
 
 /** `compose` groups the build commands; each subcommand is a file under ./compose. */
-const SUBCOMMANDS: readonly string[] = ['tree', 'sysroot'];
+const SUBCOMMANDS: readonly string[] = ['tree', 'sysroot', 'image'];
 
 export function register(program: Command, globals: () => GlobalOptions): void {
   const compose = program.command('compose').description('Build trees, sysroots and disk images');

@@ -201,7 +201,9 @@ async function runMmdebstrap(tf: Treefile, arch: string, sources: readonly AptSo
     signal,
     errorCode: 'apt',
     what: `mmdebstrap of ${tf.suite}`,
-    env: { ...process.env, LC_ALL: 'C.UTF-8' },
+    // INITRD=No: the kernel's own postinst hook makes no /boot/initrd.img
+    // (thrown away anyway); the customize hook builds the one we keep.
+    env: { ...process.env, LC_ALL: 'C.UTF-8', INITRD: 'No' },
     onStderrLine: (l) => {
       const m = /^I: (.*)$/.exec(l);
       if (m && m[1] !== lastLine) {

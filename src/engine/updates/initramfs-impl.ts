@@ -59,9 +59,9 @@ export async function regenerateInitramfsImpl(rootDir: string, args: readonly st
     // The tree's top-level symlinks (merged /usr: /bin -> usr/bin, /lib -> usr/lib...).
     for (const name of readdirSync(rootDir)) {
       const p = join(rootDir, name);
-      if (lstatSync(p).isSymbolicLink() && !['etc', 'tmp', 'var', 'run', 'proc', 'dev'].includes(name)) {
-        bw.push('--symlink', readlinkSync(p), `/${name}`);
-      }
+      if (!lstatSync(p).isSymbolicLink() || ['etc', 'tmp', 'var', 'run', 'proc', 'dev', 'usr'].includes(name)) continue;
+      const to = readlinkSync(p);
+      if (/^\/?usr\//.test(to)) bw.push('--symlink', to, `/${name}`);
     }
     const dracutArgs = ['--no-hostonly', '--reproducible', '--force', '--tmpdir', '/tmp', '--kver', kver];
     if (existsSync(join(rootDir, 'usr', 'lib', 'dracut', 'modules.d', '98ostree'))) dracutArgs.push('--add', 'ostree');

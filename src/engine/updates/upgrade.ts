@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { AptOstreeError, notImplemented } from '../errors';
+import { AptOstreeError } from '../errors';
 import type { OperationContext, OperationResult, UpgradeOptions } from '../operations/types';
 import { hasLayering, splitRefspec, type Origin } from '../origin';
 import { task } from '../progress';
@@ -111,22 +111,18 @@ async function fetchContent(
   );
 }
 
-interface LayeringAssemble {
-  buildDeploymentCommit(ctx: OperationContext, a: { sysroot: Sysroot; baseCommit: string; origin: Origin }): Promise<string>;
-}
-
 /** The commit to deploy for `origin` on `baseCommit`: the base itself, or a client commit with the layering on top. */
-export async function deploymentCommit(ctx: OperationContext, sys: Sysroot, baseCommit: string, origin: Origin): Promise<string> {
+export async function deploymentCommit(
+  ctx: OperationContext,
+  sys: Sysroot,
+  baseCommit: string,
+  origin: Origin,
+  opts: { cacheOnly?: boolean } = {},
+): Promise<string> {
   if (!hasLayering(origin) && !origin.initramfsRegenerate) return baseCommit;
-  let mod: LayeringAssemble;
-  try {
-    // Resolved at run time: the layering module is another area of the engine.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('../layering/assemble') as LayeringAssemble;
-  } catch {
-    throw notImplemented('re-applying layered packages on a new base');
-  }
-  return mod.buildDeploymentCommit(ctx, { sysroot: sys, baseCommit, origin });
+  const { buildDeploymentCommit } = await import('../layering/assemble');
+  const r = await buildDeploymentCommit(ctx, { sysroot: sys, baseCommit, origin, cacheOnly: opts.cacheOnly });
+  return r.commit;
 }
 
 /** Is `target` older than `current` (a downgrade)? By timestamp, and by ancestry when they tie. */
@@ -165,8 +161,8 @@ async function baseDiff(repo: string, from: string, to: string): Promise<Package
   }
 }
 
-async function deployOn(ctx: OperationContext, st: MergeState, base: string, origin: Origin): Promise<string> {
-  const commit = await task(ctx.progress, 'Assembling the deployment', () => deploymentCommit(ctx, st.sys, base, origin));
+async function deployOn(ctx: OperationContext, st: MergeState, base: string, origin: Origin, cacheOnly?: boolean): Promise<string> {
+  const commit = await task(ctx.progress, 'Assembling the deployment', () => deploymentCommit(ctx, st.sys, base, origin, { cacheOnly }));
   const { writeNewDeployment } = await sysrootModule();
   return task(ctx.progress, 'Writing the deployment', () => writeNewDeployment(ctx, st.sys, { osname: st.osname, commit, origin }));
 }
@@ -277,7 +273,7 @@ export async function runUpgrade(ctx: OperationContext, opts: UpgradeOptions): P
     }
     if (opts.dryRun) return { changed: false, summary: describeCheck(c, true) };
     const origin: Origin = { ...st.origin, overrideCommit: undefined };
-    const deployed = await deployOn(ctx, st, target.checksum, origin);
+    const deployed = await deployOn(ctx, st, target.checksum, origin, opts.cacheOnly);
     return {
       changed: true,
       deployment: deployed,
@@ -346,7 +342,7 @@ export async function runDeploy(ctx: OperationContext, revision: string, opts: U
     if (opts.dryRun) return { changed: false, summary: `Would deploy ${checksum}` };
     const origin: Origin = { ...st.origin, overrideCommit: checksum };
     const diff = await baseDiff(st.sys.repoPath, st.merge.baseChecksum, checksum);
-    const deployed = await deployOn(ctx, st, checksum, origin);
+    const deployed = await deployOn(ctx, st, checksum, origin, opts.cacheOnly);
     return {
       changed: true,
       deployment: deployed,
@@ -393,7 +389,7 @@ export async function runRebase(ctx: OperationContext, arg: string, opts: Upgrad
     if (opts.dryRun) return { changed: false, summary: `Would rebase to ${refspec} (${csum})` };
     const origin: Origin = { ...st.origin, refspec, overrideCommit: undefined };
     const diff = await baseDiff(st.sys.repoPath, st.merge.baseChecksum, csum);
-    const deployed = await deployOn(ctx, st, csum, origin);
+    const deployed = await deployOn(ctx, st, csum, origin, opts.cacheOnly);
     return {
       changed: true,
       deployment: deployed,

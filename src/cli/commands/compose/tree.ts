@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import type { GlobalOptions } from '../../globals';
+import { EXIT_UNCHANGED, type GlobalOptions } from '../../globals';
 import { usageError } from '../../../engine/errors';
 
 export function register(compose: Command, globals: () => GlobalOptions): void {
@@ -12,6 +12,7 @@ export function register(compose: Command, globals: () => GlobalOptions): void {
     .option('--gpg-homedir <dir>', 'GnuPG home directory holding the --gpg-sign key')
     .option('--static-delta', 'generate a static delta from the previous commit of the ref')
     .option('--force', 'commit even when the inputs did not change')
+    .option('--unchanged-exit-77', 'exit with status 77 when nothing changed')
     .option('--workdir <dir>', 'where to build the tree (default: REPO/tmp)')
     .description('Build a Debian tree with mmdebstrap and commit it')
     .action(async (treefile, opts) => {
@@ -27,7 +28,7 @@ export function register(compose: Command, globals: () => GlobalOptions): void {
       const onSigint = (): void => ac.abort();
       process.once('SIGINT', onSigint);
       try {
-        await composeTree({
+        const result = await composeTree({
           treefile: tf,
           repo: opts.repo,
           progress,
@@ -38,6 +39,7 @@ export function register(compose: Command, globals: () => GlobalOptions): void {
           force: opts.force === true,
           workdir: opts.workdir,
         });
+        if (!result.changed && opts.unchangedExit77 === true) process.exitCode = EXIT_UNCHANGED;
       } finally {
         process.removeListener('SIGINT', onSigint);
         progress.finish();
