@@ -8,6 +8,7 @@ DEBIAN_PACKAGES="
   ostree libostree-dev bubblewrap mmdebstrap debian-archive-keyring
   apt-utils dpkg-dev fakeroot attr
   gpg gpg-agent
+  dracut-core
   dbus polkitd systemd util-linux e2fsprogs
   python3-gi gir1.2-glib-2.0
   qemu-system-x86 qemu-utils

@@ -239,6 +239,10 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
       await run('ostree', ['refs', `--repo=${s.repoPath}`, '--delete', full], { errorCode: 'ostree', what: `deleting the ref ${full}` });
     }
     done.push(`deleted ${refs.length} temporary ref(s)`);
+    // Work directories an interrupted layering left in the repository's tmp/ (we hold the lock: nobody uses them).
+    const { cleanLeftovers } = await import('./layering/assemble');
+    const n = cleanLeftovers(s.repoPath);
+    if (n > 0) done.push(`removed ${n} leftover work director${n === 1 ? 'y' : 'ies'}`);
   }
   if (what.includes('repomd')) {
     const dir = aptCacheDir(s.path);

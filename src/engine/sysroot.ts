@@ -9,12 +9,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, ftruncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AptOstreeError } from './errors';
+import { AptOstreeError, CancelledError } from './errors';
 import { parseOrigin, serializeOrigin, type Origin } from './origin';
 import { META_BASE_CHECKSUM, META_CLIENT_LAYER, META_VERSION } from './ostree/metadata';
 import type { NativeCommitInfo, NativeDeployment } from './ostree/native';
 import type { OperationContext } from './operations/types';
-import { CancelledError } from './errors';
 
 export interface Deployment {
   /** Position in boot order (0 = first boot entry). */

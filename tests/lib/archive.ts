@@ -4,7 +4,7 @@
  * server in the test process, tests/lib/http-repo.ts) or read through file:.
  * A flat archive ("deb [trusted=yes] URI ./").
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { serveDirectory, type RepoServer } from './http-repo';
 import { sh, tmpdir } from './env';
@@ -17,7 +17,7 @@ export interface FixturePackage {
   preDepends?: string;
   conflicts?: string;
   /** path (absolute, in the package) -> content; mode 0755 for paths under bin/. */
-  files?: Record<string, string>;
+  files?: Record<string, string | Buffer>;
   conffiles?: string[];
   preinst?: string;
   postinst?: string;
@@ -119,12 +119,16 @@ export function layeringFixtures(): FixturePackage[] {
       prerm: 'if [ "$1" = remove ]; then update-alternatives --remove fx-editor /usr/bin/fx-alt-editor; fi',
     },
     {
-      name: 'fx-trig-watch',
+      // Activates the ldconfig trigger that libc-bin (a package of the base) is interested in:
+      // libc-bin's postinst runs ldconfig, whose cache then lists this library.
+      name: 'fx-trig-src',
       version: '1.0',
-      triggers: 'interest-noawait /usr/share/fx-trig',
-      postinst: 'if [ "$1" = triggered ]; then mkdir -p /usr/share/fx-trig-watch; ls /usr/share/fx-trig > /usr/share/fx-trig-watch/seen; fi',
+      triggers: 'activate-noawait ldconfig',
+      files: {
+        '/usr/lib/fx-trig/libmd.so.0': readFileSync(realpathSync('/usr/lib/x86_64-linux-gnu/libmd.so.0')),
+        '/etc/ld.so.conf.d/fx-trig.conf': '/usr/lib/fx-trig\n',
+      },
     },
-    { name: 'fx-trig-src', version: '1.0', depends: 'fx-trig-watch', files: { '/usr/share/fx-trig/item.txt': 'item\n' } },
     { name: 'fx-var', version: '1.0', files: { '/var/lib/fx-var/data.txt': 'state\n', '/var/lib/fx-var/sub/.keep': '' } },
     {
       name: 'fx-divert',

@@ -99,8 +99,6 @@ test('kargs --editor takes the edited list', () => {
   const dir = tmpdir('kargs-editor');
   const editor = join(dir, 'edit.sh');
   writeFileSync(editor, '#!/bin/sh\nsed -i "1s/.*/root=\\/dev\\/vdb\\nconsole=ttyS0 mitigations=off/" "$1"\n', { mode: 0o755 });
-  const r = cli('kargs', '--editor');
-  void r;
   const e = runCli(['--sysroot', s.path, 'kargs', '--editor'], { env: { EDITOR: editor, VISUAL: '' } });
   assert.equal(e.code, 0, e.stderr);
   assert.equal(cli('kargs').stdout, 'root=/dev/vdb console=ttyS0 mitigations=off\n');
@@ -142,6 +140,7 @@ test('pin keeps a deployment through a new one; cleanup removes extras, -r the r
   const tree = tmpdir('orphan');
   writeFileSync(join(tree, 'f'), 'orphan\n');
   const orphan = sh('ostree', ['commit', `--repo=${s.repo}`, '--orphan', `--tree=dir=${tree}`]).trim();
+  mkdirSync(join(s.repo, 'tmp', 'apt-ostree-layer-left'), { recursive: true });
   const tmpCommit = sh('ostree', ['commit', `--repo=${s.repo}`, '--branch=aptostree/tmp/test', `--tree=dir=${tree}`, '--add-metadata-string=x=y']).trim();
   sh('rm', ['-rf', tree]);
   const cache = join(s.path, APT_CACHE_SUBDIR);
@@ -150,8 +149,9 @@ test('pin keeps a deployment through a new one; cleanup removes extras, -r the r
 
   const c = cli('cleanup');
   assert.equal(c.code, 0, c.stderr);
+  const three = ids(ds);
   ds = deployments();
-  assert.deepEqual(ids(ds), ids(start)); // B (no longer pinned, not default nor rollback) removed
+  assert.deepEqual(ids(ds), three.slice(0, 2)); // B (no longer pinned, neither default nor rollback) removed
   assert.equal(deployDirs().length, 2);
   assert.throws(() => sh('ostree', ['show', `--repo=${s.repo}`, orphan]), 'orphan commit pruned');
   assert.equal(sh('ostree', ['rev-parse', `--repo=${s.repo}`, 'aptostree/tmp/test']).trim(), tmpCommit);
@@ -162,14 +162,15 @@ test('pin keeps a deployment through a new one; cleanup removes extras, -r the r
   assert.throws(() => sh('ostree', ['rev-parse', `--repo=${s.repo}`, 'aptostree/tmp/test']));
   assert.throws(() => sh('ostree', ['show', `--repo=${s.repo}`, tmpCommit]));
   assert.ok(!existsSync(cache));
+  assert.ok(!existsSync(join(s.repo, 'tmp', 'apt-ostree-layer-left')), 'leftover work directory removed by -b');
   assert.equal(deployments().length, 2);
 
   const cr = cli('cleanup', '--rollback');
   assert.equal(cr.code, 0, cr.stderr);
-  assert.deepEqual(ids(deployments()), ids(start).slice(0, 1));
+  assert.deepEqual(ids(deployments()), three.slice(0, 1));
   assert.equal(deployDirs().length, 1);
   assert.equal(cli('rollback').code, 1);
-  assert.equal(sh('ostree', ['fsck', `--repo=${s.repo}`]).includes('error'), false);
+  sh('ostree', ['fsck', `--repo=${s.repo}`]); // throws when the repository is damaged
 });
 
 test('the sysroot lock: a second operation is refused while one runs; a dead holder\'s lock is taken over', async () => {
@@ -181,7 +182,7 @@ test('the sysroot lock: a second operation is refused while one runs; a dead hol
     // Re-entrant within one operation.
     await withSysrootLock(s.path, async () => undefined);
   });
-  const script = `require(${JSON.stringify(resolve(__dirname, '../../src/engine/sysroot.js'))}).withSysrootLock(${JSON.stringify(s.path)}, () => { process.stdout.write('locked\\n'); return new Promise(() => {}); })`;
+  const script = `require(${JSON.stringify(resolve(__dirname, '../../src/engine/sysroot.js'))}).withSysrootLock(${JSON.stringify(s.path)}, () => { process.stdout.write('locked\\n'); return new Promise(() => { setInterval(() => undefined, 1000); }); })`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise<void>((res, rej) => {

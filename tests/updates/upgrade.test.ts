@@ -61,9 +61,23 @@ test('upgrade --preview lists the package changes', async () => {
   assert.match(r.stdout, /\s+less(:amd64)?-/);
 });
 
-test('upgrade deploys v2; a second upgrade finds nothing (exit 77)', async () => {
-  const r = await cli('upgrade');
+test('upgrade -C before the content is downloaded fails; --download-only fetches without deploying', async () => {
+  const c = await cli('upgrade', '-C');
+  assert.equal(c.code, 1);
+  assert.match(c.stderr, /is not \(completely\) in the sysroot's repository/);
+  assert.match(c.stderr, /run without --cache-only/);
+  const d = await cli('upgrade', '--download-only');
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stdout, /Downloaded [0-9a-f]{12} \(version 2\.0\); not deployed/);
+  assert.ok(!existsSync(join(sysroot, 'ostree/repo/state', `${served.v2}.commitpartial`)));
+  assert.equal((await deployments()).length, 1, 'nothing deployed');
+});
+
+test('upgrade -C deploys v2 from what was downloaded (no request to the server); a second upgrade finds nothing (exit 77)', async () => {
+  served.server.resetStats();
+  const r = await cli('upgrade', '-C');
   assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(served.server.requests, [], 'no network with --cache-only');
   assert.match(r.stdout, /Deployed [0-9a-f]{12} \(version 2\.0\)/);
   const ds = await deployments();
   assert.equal(ds.length, 2);

@@ -189,7 +189,7 @@ export async function resolve(t: AptTree, req: ResolveRequest): Promise<PlanEntr
         hint: 'check the name (apt-cache search inside the system), or run "apt-ostree refresh-md" if the package is new in the archive',
       });
     }
-    throw new AptOstreeError('apt', 'the packages cannot be installed on this base', {
+    throw new AptOstreeError('apt', 'the packages cannot be installed: they conflict with the base, or need something no source provides', {
       details: explanation(text),
       hint: 'APT\'s explanation is above: a requested package conflicts with the base, or needs something no source provides',
     });
@@ -207,12 +207,17 @@ export async function explainConflict(t: AptTree, req: ResolveRequest, keep: str
   return explanation(`${r.stdout}\n${r.stderr}`);
 }
 
-/** The useful part of APT's output: unmet dependencies and errors. */
+/** The useful part of APT's output: the unmet dependencies block and the errors. */
 function explanation(text: string): string {
   const lines = text.split('\n');
-  const start = lines.findIndex((l) => /unmet dependencies|^E:|^W:/.test(l));
-  const keep = (start >= 0 ? lines.slice(start) : lines).filter((l) => !/^(NOTICE|Reading |Building |Calculating )/.test(l) && l.trim() !== '');
-  return keep.slice(0, 40).join('\n');
+  const out: string[] = [];
+  let inBlock = false;
+  for (const l of lines) {
+    if (/unmet dependencies/.test(l)) inBlock = true;
+    else if (inBlock && !/^\s/.test(l)) inBlock = false;
+    if (inBlock || /^\s*E:/.test(l)) out.push(l.replace(/^\s+E:/, 'E:'));
+  }
+  return (out.length > 0 ? out : lines.filter((l) => /^\s*[EW]:/.test(l))).slice(0, 40).join('\n');
 }
 
 /** File name APT gives a downloaded package. */

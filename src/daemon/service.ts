@@ -1,0 +1,291 @@
+/**
+ * The service object /org/aptostree/dev (org.aptostree.dev.Daemon) and the
+ * transaction queue behind it.
+ *
+ * One transaction at a time: the unfinished transactions form a FIFO whose
+ * head is the active one (property ActiveTransaction). A request identical to
+ * an unfinished one joins it (same object path). A different request fails
+ * with org.aptostree.dev.Error.Busy, unless it carries the option "queue":
+ * then it is appended and runs when its turn comes (after Start()).
+ */
+import { log } from '../engine/log';
+import type { DaemonConfig } from '../engine/config';
+import type { OperationRequest, OperationResult } from '../engine/operations/types';
+import type { Progress } from '../engine/progress';
+import { FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, type BusConnection, type DBusMessage } from '../dbus/bus';
+import { DAEMON_IFACE, DAEMON_INTERFACE, decodeCall, errorNameOf, METHOD_ACTIONS, OBJECT_PATH, requestKey } from '../dbus/contract';
+import { accessDenied, ObjectServer, ReplyError, type MethodHandler, type Reply } from '../dbus/server';
+import { Authorizer } from './polkit';
+import { Transaction } from './transaction';
+
+export const VERSION = '0.1.0';
+
+export interface ServiceOptions {
+  sysroot: string;
+  config: () => DaemonConfig;
+  /** Re-read the configuration file (Reload). */
+  reload: () => void;
+  /** Seconds a finished transaction stays on the bus. */
+  linger?: number;
+  /** Seconds an unstarted transaction waits for Start() before it is dropped. */
+  startTimeout?: number;
+  /** Called when the daemon has been idle for IdleExitTimeout. */
+  onIdle: () => void;
+}
+
+type Msg = DBusMessage & { sender: string };
+
+export class DaemonService {
+  readonly server: ObjectServer;
+  private readonly auth: Authorizer;
+  private readonly order: Transaction[] = [];
+  private readonly lingering = new Map<string, Transaction>();
+  private nextId = 1;
+  private booted = '';
+  private idleTimer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly bus: BusConnection,
+    private readonly opts: ServiceOptions,
+  ) {
+    this.server = new ObjectServer(bus);
+    this.auth = new Authorizer(bus);
+  }
+
+  async start(): Promise<void> {
+    await this.refreshBooted();
+    const m = (fn: (msg: Msg) => Promise<Reply> | Reply): MethodHandler => (msg) => {
+      this.touch();
+      return fn(msg);
+    };
+    const methods: Record<string, MethodHandler> = {
+      Ping: m(() => ({ signature: 's', body: ['pong'] })),
+      GetStatus: m(() => this.getStatus()),
+      Reload: m(async (msg) => {
+        await this.authorize(msg, 'Reload', 'reloading the configuration');
+        this.opts.reload();
+        this.server.propertiesChanged(OBJECT_PATH, DAEMON_IFACE, ['AutomaticUpdatePolicy']);
+        return { signature: '', body: [] };
+      }),
+      CancelActive: m(async (msg) => {
+        const t = this.order[0];
+        if (!t) return { signature: 'o', body: ['/'] };
+        if (!t.clients.has(msg.sender)) await this.authorize(msg, 'CancelActive', `cancelling "${t.title}"`);
+        this.cancel(t, msg.sender);
+        return { signature: 'o', body: [t.path] };
+      }),
+    };
+    for (const spec of DAEMON_INTERFACE.methods) {
+      if (methods[spec.name]) continue;
+      methods[spec.name] = m((msg) => this.changing(spec.name, msg));
+    }
+    this.server.export(OBJECT_PATH, [
+      {
+        spec: DAEMON_INTERFACE,
+        methods,
+        property: (name) => {
+          switch (name) {
+            case 'Sysroot':
+              return this.opts.sysroot;
+            case 'Booted':
+              return this.booted;
+            case 'ActiveTransaction':
+              return this.order[0]?.path ?? '/';
+            case 'AutomaticUpdatePolicy':
+              return this.opts.config().automaticUpdatePolicy;
+            case 'Version':
+              return VERSION;
+            default:
+              return '';
+          }
+        },
+      },
+    ]);
+    // Clients leaving the bus: drop the transactions only they were waiting to start.
+    this.bus.on('signal', (s: DBusMessage) => {
+      if (s.interface === 'org.freedesktop.DBus' && s.member === 'NameOwnerChanged' && s.sender === 'org.freedesktop.DBus') {
+        const [name, , newOwner] = s.body as [string, string, string];
+        if (name.startsWith(':') && newOwner === '') this.clientLeft(name);
+      }
+    });
+    await this.bus.addMatch("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',path='/org/freedesktop/DBus'");
+    this.touch();
+  }
+
+  private async refreshBooted(): Promise<void> {
+    try {
+      const { loadSysroot } = await import('../engine/sysroot');
+      const s = await loadSysroot(this.opts.sysroot);
+      const b = s.booted?.checksum ?? '';
+      if (b !== this.booted) {
+        this.booted = b;
+        this.server.propertiesChanged(OBJECT_PATH, DAEMON_IFACE, ['Booted']);
+      }
+    } catch (e) {
+      log.warning(`cannot read the sysroot ${this.opts.sysroot}: ${(e as Error).message}`);
+    }
+  }
+
+  private async getStatus(): Promise<Reply> {
+    const { getStatus } = await import('../engine/status');
+    const c = this.opts.config();
+    const st = await getStatus(this.opts.sysroot, { automatic: { policy: c.automaticUpdatePolicy, scope: c.automaticUpdateScope } });
+    const t = this.order[0];
+    st.transaction = t ? [t.title, t.initiator, t.path, t.state] : null;
+    return { signature: 's', body: [JSON.stringify(st)] };
+  }
+
+  private async authorize(msg: Msg, method: string, what: string): Promise<void> {
+    const action = METHOD_ACTIONS[method];
+    if (!action) throw accessDenied(`${method} has no authorization rule`);
+    await this.auth.check(msg.sender, action, what, (msg.flags & FLAG_ALLOW_INTERACTIVE_AUTHORIZATION) !== 0);
+  }
+
+  /** A method that makes (or joins) a transaction. */
+  private async changing(method: string, msg: Msg): Promise<Reply> {
+    await this.authorize(msg, method, method);
+    const { request, queue } = decodeCall(method, msg.body);
+    const key = requestKey(request);
+    const same = this.order.find((t) => t.key === key && !t.finished);
+    if (same) {
+      same.clients.add(msg.sender);
+      log.info(`${msg.sender} joins transaction ${same.id} (${same.title})`);
+      return { signature: 'o', body: [same.path] };
+    }
+    const head = this.order[0];
+    if (head && !queue) {
+      throw new ReplyError(
+        errorNameOf('busy'),
+        `another transaction is in progress: "${head.title}" (${head.path}, ${head.state}, started by ${head.initiator}); wait for it, cancel it (apt-ostree cancel), or pass --queue to wait your turn`,
+      );
+    }
+    const t = new Transaction(this.nextId++, method, request, key, msg.sender, {
+      bus: this.bus,
+      server: this.server,
+      execute: (req, progress, signal) => this.execute(req, progress, signal),
+    });
+    t.export({
+      Start: (m) => this.startTx(t, m),
+      Cancel: async (m) => {
+        if (!t.clients.has(m.sender)) await this.authorize(m, 'Cancel', `cancelling "${t.title}"`);
+        this.cancel(t, m.sender);
+        return { signature: '', body: [] };
+      },
+    });
+    this.order.push(t);
+    if (this.order.length > 1) t.setQueued();
+    log.info(`transaction ${t.id} (${t.title}) created for ${msg.sender}${this.order.length > 1 ? `, queued behind ${this.order.length - 1}` : ''}`);
+    this.activeChanged();
+    const startTimeout = this.opts.startTimeout ?? 300;
+    setTimeout(() => {
+      if (!t.started && !t.finished) this.drop(t, `not started within ${startTimeout} s`);
+    }, startTimeout * 1000).unref();
+    void this.pump();
+    return { signature: 'o', body: [t.path] };
+  }
+
+  private startTx(t: Transaction, m: Msg): Reply {
+    if (!t.clients.has(m.sender)) throw accessDenied(`only the client that asked for "${t.title}" (or joined it) may start it`);
+    if (t.finished) return { signature: 'b', body: [false] };
+    const first = t.markStarted();
+    void this.pump();
+    return { signature: 'b', body: [first] };
+  }
+
+  private execute(req: OperationRequest, progress: Progress, signal: AbortSignal): Promise<OperationResult> {
+    return (async () => {
+      const { runOperation } = await import('../engine/operations');
+      let r = req;
+      if (r.kind === 'automatic-update') {
+        const c = this.opts.config();
+        r = { kind: 'automatic-update', options: { mode: r.options.mode ?? c.automaticUpdatePolicy, scope: r.options.scope ?? c.automaticUpdateScope } };
+      }
+      return runOperation({ sysroot: this.opts.sysroot, progress, signal }, r);
+    })();
+  }
+
+  /** Run the head of the queue once it is started; one at a time. */
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (;;) {
+        const t = this.order[0];
+        if (!t) break;
+        if (!t.finished) {
+          await t.waitStarted();
+          if (!t.finished) await t.run(this.opts.config().transactionTimeout);
+        }
+        this.order.shift();
+        this.retire(t);
+        await this.refreshBooted();
+        this.activeChanged();
+      }
+    } finally {
+      this.running = false;
+      this.touch();
+    }
+  }
+
+  private retire(t: Transaction): void {
+    this.lingering.set(t.path, t);
+    setTimeout(() => {
+      this.lingering.delete(t.path);
+      t.unexport();
+      this.touch();
+    }, (this.opts.linger ?? 60) * 1000).unref();
+  }
+
+  private cancel(t: Transaction, by: string): void {
+    log.notice(`transaction ${t.id} (${t.title}) cancelled by ${by}`);
+    if (t.finished) return;
+    if (t.state === 'running') t.abort.abort();
+    else t.cancelUnstarted(`cancelled by ${by}`);
+  }
+
+  private drop(t: Transaction, why: string): void {
+    log.info(`dropping transaction ${t.id} (${t.title}): ${why}`);
+    t.cancelUnstarted(why);
+  }
+
+  private clientLeft(name: string): void {
+    for (const t of [...this.order]) {
+      if (!t.clients.has(name)) continue;
+      t.clients.delete(name);
+      if (!t.started && !t.finished && t.clients.size === 0) this.drop(t, `its client ${name} left before Start()`);
+    }
+  }
+
+  private activeChanged(): void {
+    this.server.propertiesChanged(OBJECT_PATH, DAEMON_IFACE, ['ActiveTransaction']);
+  }
+
+  /** Activity: restart the idle countdown. */
+  private touch(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const secs = this.opts.config().idleExitTimeout;
+    if (secs <= 0) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.order.length > 0 || this.running) {
+        this.touch();
+        return;
+      }
+      log.info(`idle for ${secs} s with no transaction: exiting`);
+      this.opts.onIdle();
+    }, secs * 1000);
+  }
+
+  /** For shutdown: cancel everything. */
+  cancelAll(why: string): void {
+    for (const t of this.order) {
+      if (t.state === 'running') t.abort.abort();
+      else t.cancelUnstarted(why);
+    }
+  }
+
+  get busy(): boolean {
+    return this.order.length > 0;
+  }
+}
+
