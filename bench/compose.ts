@@ -37,8 +37,7 @@ function timed(what: string, cmd: string, args: string[]): number {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C.UTF-8' } });
   const s = Number(process.hrtime.bigint() - start) / 1e9;
   if (r.status !== 0) {
-    process.stderr.write(`${what} failed (${r.status}):\n${r.stdout}\n${r.stderr}\n`);
-    process.exit(1);
+    throw new Error(`${what} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   }
   cpu[what] = childCpu() - cpu0;
   return s;
@@ -90,4 +89,9 @@ function main(): void {
   }
 }
 
-main();
+try {
+  main();
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exitCode = 1;
+}

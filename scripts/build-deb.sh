@@ -37,49 +37,25 @@ ADDON=native/build/Release/ostree_addon.node
 STAGE=$(mktemp -d "$TOP/dist/.deb-stage.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT INT TERM
 PKG=$STAGE/root
-LIB=$PKG/usr/lib/apt-ostree
-mkdir -p "$LIB/dist" "$LIB/native/build/Release" "$LIB/bin" "$LIB/node_modules" "$PKG/DEBIAN"
+mkdir -p "$PKG/DEBIAN"
 
-# The program.
-cp -a dist/src "$LIB/dist/src"
-find "$LIB/dist" -name '*.map' -delete
-install -m 644 "$ADDON" "$LIB/native/build/Release/"
-install -m 755 bin/apt-ostree bin/apt-ostreed "$LIB/bin/"
+# Everything a manual installation puts in place, written into the package
+# root: the program under /usr/lib/apt-ostree, the wrappers, configuration,
+# D-Bus, systemd and polkit files (nothing is started with a destination).
+sh scripts/install-daemon.sh --destdir "$PKG" >/dev/null
+LIB=$PKG/usr/lib/apt-ostree
+for f in usr/bin/apt-ostree usr/libexec/apt-ostreed usr/lib/apt-ostree/dist/src/cli/main.js \
+         usr/lib/apt-ostree/dist/src/daemon/main.js usr/lib/apt-ostree/native/build/Release/ostree_addon.node \
+         usr/lib/apt-ostree/node_modules/commander/package.json etc/apt-ostree/apt-ostreed.conf; do
+  [ -e "$PKG/$f" ] || die "scripts/install-daemon.sh did not install /$f"
+done
+find "$LIB/node_modules" -name '.bin' -type d -prune -exec rm -rf {} +
+# Only what the runtime reads of package.json.
 node -e '
   const p = require("./package.json");
   const keep = { name: p.name, version: p.version, description: p.description, license: p.license,
                  private: true, engines: p.engines, dependencies: p.dependencies };
   process.stdout.write(JSON.stringify(keep, null, 2) + "\n");' >"$LIB/package.json"
-
-# Production dependencies only, as npm resolved them (offline: from ./node_modules).
-npm ls --omit=dev --all --parseable 2>/dev/null | while IFS= read -r dir; do
-  case "$dir" in "$TOP"/node_modules/*) ;; *) continue ;; esac
-  rel=${dir#"$TOP"/node_modules/}
-  mkdir -p "$LIB/node_modules/$(dirname "$rel")"
-  [ -e "$LIB/node_modules/$rel" ] || cp -a "$dir" "$LIB/node_modules/$rel"
-done
-[ -d "$LIB/node_modules/commander" ] || die "production node_modules are incomplete (run: npm ci)"
-find "$LIB/node_modules" -name '.bin' -type d -prune -exec rm -rf {} +
-
-# Daemon, units, D-Bus, polkit and configuration files (the same list as a
-# manual installation), then the wrappers at the paths of the design.
-if [ -f scripts/install-daemon.sh ]; then
-  DESTDIR="$PKG" sh scripts/install-daemon.sh --destdir "$PKG" >/dev/null
-elif [ "${APT_OSTREE_DEB_INCOMPLETE:-0}" = 1 ]; then
-  echo "build-deb: WARNING: scripts/install-daemon.sh is missing: no daemon files in the package" >&2
-else
-  die "scripts/install-daemon.sh is missing"
-fi
-mkdir -p "$PKG/usr/bin" "$PKG/usr/libexec"
-for pair in "usr/bin/apt-ostree:apt-ostree" "usr/libexec/apt-ostreed:apt-ostreed"; do
-  dest=${pair%%:*}; prog=${pair#*:}
-  cat >"$PKG/$dest" <<WRAP
-#!/bin/sh
-# $prog, from the apt-ostree package (Debian's nodejs runs it).
-exec /usr/bin/node /usr/lib/apt-ostree/bin/$prog "\$@"
-WRAP
-  chmod 755 "$PKG/$dest"
-done
 
 # Debian's documentation place.
 mkdir -p "$PKG/usr/share/doc/apt-ostree"
@@ -90,8 +66,6 @@ if [ -d "$PKG/etc" ]; then
   (cd "$PKG" && find etc -type f | sort | sed 's|^|/|') >"$PKG/DEBIAN/conffiles"
   [ -s "$PKG/DEBIAN/conffiles" ] || rm -f "$PKG/DEBIAN/conffiles"
 fi
-grep -qx /etc/apt-ostree/apt-ostreed.conf "$PKG/DEBIAN/conffiles" 2>/dev/null ||
-  [ "${APT_OSTREE_DEB_INCOMPLETE:-0}" = 1 ] || die "install-daemon.sh did not install /etc/apt-ostree/apt-ostreed.conf"
 for s in postinst prerm postrm; do install -m 755 "packaging/debian/$s" "$PKG/DEBIAN/$s"; done
 SIZE=$(du -sk --exclude=DEBIAN "$PKG" | cut -f1)
 cat >"$PKG/DEBIAN/control" <<CONTROL
@@ -102,7 +76,7 @@ Maintainer: apt-ostree developers <apt-ostree@localhost>
 Installed-Size: $SIZE
 Section: admin
 Priority: optional
-Depends: nodejs (>= 18), libostree-1-1 (>= 2022.2), ostree, bubblewrap, dbus, polkitd, apt, dpkg, libc6, libglib2.0-0
+Depends: nodejs (>= 18), libostree-1-1 (>= 2022.2), ostree, bubblewrap, dbus, polkitd, apt, dpkg, attr, e2fsprogs, libc6, libglib2.0-0
 Recommends: mmdebstrap, dracut, ostree-boot, e2fsprogs
 Description: atomic, image-based package management for Debian on OSTree
  apt-ostree manages a Debian system deployed with OSTree as rpm-ostree does

@@ -2,6 +2,8 @@
 export interface GlobalOptions {
   /** Path of the OSTree sysroot to act on. */
   sysroot: string;
+  /** --queue of a changing command: wait for a running transaction instead of failing (daemon path). */
+  queue?: boolean;
 }
 
 export function sysrootFromEnv(): string {

@@ -14,6 +14,9 @@ export interface VerbModule {
 
 const VERSION = '0.1.0';
 
+/** Verbs that change the system through a transaction (they accept --queue). */
+const QUEUE_VERBS = new Set(['install', 'uninstall', 'override', 'reset', 'refresh-md', 'upgrade', 'deploy', 'rebase', 'rollback', 'kargs', 'initramfs', 'cleanup', 'pin']);
+
 export function buildProgram(): Command {
   const program = new Command()
     .name('apt-ostree')
@@ -24,11 +27,13 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.configureOutput({ outputError: (str, write) => write(str) });
+  let queue = false;
   const globals = (): GlobalOptions => {
     const o = program.opts();
-    return { sysroot: o.sysroot };
+    return { sysroot: o.sysroot, queue };
   };
-  program.hook('preAction', () => {
+  program.hook('preAction', (_program, action) => {
+    queue = (action.opts() as { queue?: boolean }).queue === true;
     const lvl = parseLogLevel(program.opts().logLevel);
     if (!lvl) throw new AptOstreeError('usage', `unknown log level "${program.opts().logLevel}"`);
     log.setLevel(lvl);
@@ -38,6 +43,12 @@ export function buildProgram(): Command {
     const mod = require(`./commands/${verb}`) as VerbModule;
     mod.register(program, globals);
   }
+  // --queue on every command that makes a transaction (the daemon's option "queue").
+  const addQueue = (c: Command): void => {
+    if (c.commands.length === 0) c.option('--queue', 'if another transaction is in progress, wait for it instead of failing');
+    for (const sub of c.commands) addQueue(sub as unknown as Command);
+  };
+  for (const c of program.commands) if (QUEUE_VERBS.has(c.name())) addQueue(c as unknown as Command);
   return program;
 }
 

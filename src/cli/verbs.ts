@@ -23,6 +23,8 @@ export const VERBS: readonly string[] = [
   'override',
   'reset',
   'refresh-md',
+  // the daemon's transactions
+  'cancel',
   // issue 6 (hidden: run by systemd units)
   'bootstatus',
   'countme',

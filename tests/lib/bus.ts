@@ -76,6 +76,7 @@ export interface TestBus {
 export interface TestBusOptions {
   polkit?: boolean;
   /** Make the daemon activatable: a service file that runs it on `sysroot`. */
+  /** config: the text of its configuration file (default: the shipped one). */
   activation?: { sysroot: string; config?: string; env?: Record<string, string> };
 }
 
@@ -142,7 +143,10 @@ export async function startTestBus(opts: TestBusOptions = {}): Promise<TestBus> 
   mkdirSync(services);
   if (opts.activation) {
     const envArgs = Object.entries(opts.activation.env ?? {}).map(([k, v]) => `${k}=${v}`);
-    const cfg = opts.activation.config ? ` --config ${opts.activation.config}` : '';
+    // The configuration lives in our directory, so stop() finds the activated daemon by its command line.
+    const cfgPath = join(dir, 'activation.conf');
+    writeFileSync(cfgPath, opts.activation.config ?? readFileSync(join(destdir, 'etc', 'apt-ostree', 'apt-ostreed.conf'), 'utf8'));
+    const cfg = ` --config ${cfgPath}`;
     writeFileSync(
       join(services, 'org.aptostree.dev.service'),
       `[D-BUS Service]\nName=org.aptostree.dev\nExec=/usr/bin/env ${envArgs.join(' ')} ${process.execPath} ${DAEMON} --sysroot ${opts.activation.sysroot}${cfg}\nUser=root\n`,

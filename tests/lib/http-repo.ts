@@ -140,6 +140,8 @@ export async function serveDirectory(root: string): Promise<RepoServer> {
       if (transform) corruptFn = transform;
     },
     async restart() {
+      budget = undefined;
+      if (server.listening) return;
       server = make();
       await listen(server, port);
     },

@@ -61,7 +61,7 @@ test('diffPackages classifies added, removed, upgraded, downgraded', () => {
   assert.deepEqual(d.downgraded.map((p) => `${p.name} ${p.from} ${p.to}`), ['d 1:0.5 2.0']);
   const text = formatDiff(d);
   assert.match(text, /Upgraded:\n {2}a:amd64 1\.0-1 -> 1\.0-1\+deb12u1/);
-  assert.match(text, /Removed:\n {2}b-2\.0/);
+  assert.match(text, /Removed:\n {2}b 2\.0/);
 });
 
 test('every listed version is valid for dpkg', () => {

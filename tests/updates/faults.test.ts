@@ -47,14 +47,18 @@ test('the server killed in the middle of a pull: clear error, nothing deployed; 
   const before = await bases(sysroot);
   served.server.resetStats();
   served.server.dieAfterBytes(Math.floor(changed.bytes * 0.6));
-  const r = await cli(sysroot, 'upgrade');
+  let r;
+  try {
+    r = await cli(sysroot, 'upgrade');
+  } finally {
+    await served.server.restart();
+  }
   assert.equal(r.code, 1, r.stdout);
   assert.match(r.stderr, /could not download .* from the remote "origin" \(http:\/\/127\.0\.0\.1:\d+\); nothing was deployed/);
   assert.match(r.stderr, /objects already downloaded are kept and reused/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   assert.deepEqual(await bases(sysroot), before);
   const firstBytes = served.server.bytes;
-  await served.server.restart();
   served.server.resetStats();
   const again = await cli(sysroot, 'upgrade');
   assert.equal(again.code, 0, again.stderr);

@@ -196,7 +196,10 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     const have = builtDebs.get(p.commit);
     if (have) return have;
     const dir = join(work, `pkg-${p.commit.slice(0, 16)}`);
-    await checkoutHardlinks(repo, p.commit, dir, { signal });
+    // A copy, not hardlinks: files of equal content share one object, and
+    // hardlinks between them would go into the .deb as tar hard links (which
+    // dpkg cannot make when the first one is excluded by a path-exclude).
+    await run('ostree', ['checkout', `--repo=${repo}`, '--force-copy', p.commit, dir], { errorCode: 'ostree', what: `checking out ${p.name} ${p.version}`, signal });
     const out = join(debDir, `${builtDebs.size.toString().padStart(4, '0')}_${archiveFileName(p.name, p.version, p.arch)}`);
     builtDebs.set(p.commit, out);
     await run('dpkg-deb', ['--nocheck', '-Znone', '-b', dir, out], { errorCode: 'dpkg', what: `rebuilding ${p.name} ${p.version}`, signal });
@@ -370,24 +373,35 @@ async function runDpkgOverlay(work: string, root: string, job: DpkgJob, signal: 
   const spec: OverlaySpec = { lower: root, upper, work: ovlWork, merged, bwrapArgs: bw, commands };
   const specFile = join(work, 'overlay-spec.json');
   writeFileSync(specFile, JSON.stringify(spec));
+  const output: string[] = [];
+  const t0 = Date.now();
   try {
     await run('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, join(__dirname, 'overlay-run.js'), specFile], {
       errorCode: 'dpkg',
       what: 'installing the packages',
       signal,
+      onStderrLine: (l) => {
+        output.push(l);
+        log.debug(l);
+      },
       hint: 'the output of dpkg and the maintainer scripts is above; nothing was deployed',
     });
   } catch (e) {
     if (e instanceof AptOstreeError && e.code === 'dpkg') {
-      const m = /dpkg: error processing[^\n]*\(--(?:install|configure)\):\n\s*(.*)/.exec(e.details ?? '');
-      throw new AptOstreeError('dpkg', `installing the packages failed${m ? `: ${m[1]}` : ''}`, { details: e.details, hint: e.hint });
+      // The first failure and what led to it, then how dpkg ended.
+      const first = output.findIndex((l) => /^dpkg: error|^dpkg: .*(trying to overwrite|dependency problems)/.test(l));
+      const head = first >= 0 ? output.slice(Math.max(0, first - 25), first + 6) : [];
+      const tailLines = output.slice(-12).filter((l) => !head.includes(l));
+      const m = /dpkg: error processing[^\n]*\(--(?:install|configure)\):\n\s*(.*)/.exec(output.slice(first >= 0 ? first : 0).join('\n'));
+      throw new AptOstreeError('dpkg', `installing the packages failed${m ? `: ${m[1]}` : ''}`, { details: [...head, ...(tailLines.length > 0 ? ['...', ...tailLines] : [])].join('\n'), hint: e.hint });
     }
     throw e;
   }
+  const t1 = Date.now();
   for (const l of ['var/log/dpkg.log', 'var/log/alternatives.log', 'var/log/apt']) if (!existsSync(join(root, l))) rmSync(join(upper, l), { recursive: true, force: true });
   dropMountpoints(upper, root, [...MOUNTPOINTS, 'var/log', 'var/cache', 'var/lib']);
   const stats = await foldUpper(upper, root);
-  log.debug(`folded the overlay: ${stats.added} added, ${stats.deleted} deleted`);
+  log.info(`dpkg in the overlay: ${t1 - t0} ms; folding the overlay (${stats.added} added, ${stats.deleted} deleted): ${Date.now() - t1} ms`);
 }
 
 function isSymlink(p: string): boolean {

@@ -5,7 +5,7 @@
  * their owners and modes) and whose metadata holds the control fields.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
 import { run } from '../exec';
@@ -82,11 +82,8 @@ export async function importDeb(repo: string, debPath: string, tmpDir: string, o
   const ref = packageRef(name, version, arch);
   const sha256 = opts.local ? await sha256File(debPath) : undefined;
   const preDepends = fields.get('Pre-Depends') ?? '';
-  const existing = await revParse(repo, ref);
-  if (existing) {
-    const have = opts.local ? (await importedFromRef(repo, ref))?.sha256 : undefined;
-    if (!opts.local || have === sha256) return { name, version, arch, ref, commit: existing, sha256, preDepends };
-  }
+  const existing = await importedFromRef(repo, ref);
+  if (existing && (!opts.local || existing.sha256 === sha256)) return { ...existing, sha256, preDepends };
   const dir = mkdtempSync(join(tmpDir, 'apt-ostree-import-'));
   try {
     const tree = join(dir, 'tree');
@@ -123,9 +120,19 @@ export async function importDeb(repo: string, debPath: string, tmpDir: string, o
   }
 }
 
+/** A local ref read from refs/heads (no process); undefined when absent. */
+function readLocalRef(repo: string, ref: string): string | undefined {
+  try {
+    const c = readFileSync(join(repo, 'refs', 'heads', ...ref.split('/')), 'utf8').trim();
+    return /^[0-9a-f]{64}$/.test(c) ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The imported package at `ref`, from its commit metadata. */
 export async function importedFromRef(repo: string, ref: string): Promise<ImportedPackage | undefined> {
-  const commit = await revParse(repo, ref);
+  const commit = readLocalRef(repo, ref) ?? (await revParse(repo, ref));
   if (!commit) return undefined;
   const { commitInfo } = await import('../ostree/native');
   const md = commitInfo(repo, commit).metadata;

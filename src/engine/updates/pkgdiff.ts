@@ -65,11 +65,11 @@ export function formatDiff(d: PackageDiff, indent = '  '): string {
   }
   if (d.removed.length > 0) {
     lines.push('Removed:');
-    for (const p of d.removed) lines.push(`${indent}${label(p)}-${p.version}`);
+    for (const p of d.removed) lines.push(`${indent}${label(p)} ${p.version}`);
   }
   if (d.added.length > 0) {
     lines.push('Added:');
-    for (const p of d.added) lines.push(`${indent}${label(p)}-${p.version}`);
+    for (const p of d.added) lines.push(`${indent}${label(p)} ${p.version}`);
   }
   if (lines.length === 0) lines.push('No package changes.');
   return lines.join('\n');

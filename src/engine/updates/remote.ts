@@ -105,9 +105,9 @@ export function classifyPullError(e: unknown, where: { remote: string; url: stri
       hint: `the remote requires signed commits (gpg-verify or sign-verify in its configuration): check that the server signs its commits with a key this remote trusts (ostree remote gpg-import --repo=SYSROOT/ostree/repo ${where.remote} KEYFILE)`,
     });
   }
-  if (/Corrupted|checksum expected|Invalid checksum|corrupt/i.test(text)) {
+  if (/Corrupted|checksum expected|Invalid checksum|corrupt|Unexpected EOF|incorrect header|invalid (stored|distance|code|block)|Error decompressing|zlib|data error/i.test(text)) {
     return new AptOstreeError('ostree', `the remote "${where.remote}" (${where.url}) served corrupt objects for ${name}; nothing was deployed`, {
-      details: line(/Corrupted|checksum|corrupt/i) || e.details,
+      details: line(/Corrupted|checksum|corrupt|Unexpected EOF|header|invalid|decompress|zlib|data error/i) || e.details,
       hint: 'the server\'s repository is damaged or something between changes the data; try again later or ask its administrator to run "ostree fsck" on it',
     });
   }
@@ -121,7 +121,7 @@ export function classifyPullError(e: unknown, where: { remote: string; url: stri
       },
     );
   }
-  if (/Connection refused|Couldn't connect|Could not connect|Timeout|timed out|Server returned status 0|Empty reply|transfer closed|Recv failure|Connection reset|Failure when receiving|partial file|Couldn't resolve|Error receiving data/i.test(text)) {
+  if (/While fetching [^\n]*: \[\d+\]|Server returned nothing|Connection refused|Couldn't connect|Could not connect|Timeout|timed out|Server returned status 0|Empty reply|transfer closed|Recv failure|Connection reset|Failure when receiving|partial file|Couldn't resolve|Error receiving data/i.test(text)) {
     return new AptOstreeError('network', `could not download ${name} from the remote "${where.remote}" (${where.url}); nothing was deployed`, {
       details: line(/While fetching|error:/i) || e.details,
       hint: 'check that the server is reachable and try again: objects already downloaded are kept and reused',

@@ -170,7 +170,8 @@ async function deployOn(ctx: OperationContext, st: MergeState, base: string, ori
 function deployedSummary(st: MergeState, deployed: string, target: CommitSummary, extra: string): string {
   const how = st.sys.booted ? 'Staged deployment' : 'Deployed';
   const v = target.version ? ` (version ${target.version})` : '';
-  return `${how} ${short(deployed)}${v} on base ${short(target.checksum)}${extra ? `\n${extra}` : ''}`;
+  const on = deployed === target.checksum ? '' : ` (layered on base ${short(target.checksum)})`;
+  return `${how} ${short(deployed)}${v}${on}${extra ? `\n${extra}` : ''}`;
 }
 
 // ---------------------------------------------------------------------------
