@@ -69,7 +69,8 @@ function toJsonValue(v: MetadataValue): JsonValue {
 
 function metaToJson(m: Record<string, MetadataValue>): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = {};
-  for (const [k, v] of Object.entries(m)) out[k] = toJsonValue(v);
+  // The package list is long and has its own command (`db list`): keep status readable.
+  for (const [k, v] of Object.entries(m)) if (k !== META_PACKAGES) out[k] = toJsonValue(v);
   return out;
 }
 
