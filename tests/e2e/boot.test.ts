@@ -227,4 +227,27 @@ describe('apt-ostree on a booted Debian under QEMU', { timeout: 40 * 60_000 }, (
     await vm.shutdown(240_000, 'poweroff');
     log(`last lines of the serial console:\n${tailFile(serialLog, 5)}`);
   });
+
+  it('a boot that fails fails with the last lines of its serial console', async () => {
+    // The image's kernel without its initramfs cannot mount a virtio root: it panics, and QEMU exits.
+    const files = bootFilesFromImage(systemImg, join(runDir, 'boot-fail'));
+    const failLog = join(artifacts, 'serial-failing-boot.log');
+    const failing = Vm.start({
+      disks: [{ path: systemImg, readonly: true }],
+      boot: { kernel: files.kernel, options: 'console=ttyS0 panic=-1 root=/dev/nonexistent' },
+      workdir: runDir,
+      serialLog: failLog,
+      accel: accel ?? 'tcg',
+    });
+    try {
+      await assert.rejects(failing.waitForAgent(180_000), (e: Error) => {
+        assert.match(e.message, /went down|QEMU exited/);
+        assert.match(e.message, /last lines of the serial console/);
+        assert.match(e.message, /Kernel panic|VFS: Unable to mount root/);
+        return true;
+      });
+    } finally {
+      await failing.kill();
+    }
+  });
 });
