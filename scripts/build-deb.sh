@@ -77,7 +77,7 @@ Installed-Size: $SIZE
 Section: admin
 Priority: optional
 Depends: nodejs (>= 18.19), libostree-1-1 (>= 2022.2), ostree, bubblewrap, dbus, polkitd, apt, dpkg, attr, e2fsprogs, libc6, libglib2.0-0
-Recommends: mmdebstrap, dracut, ostree-boot, e2fsprogs
+Recommends: mmdebstrap, dracut, ostree-boot
 Description: atomic, image-based package management for Debian on OSTree
  apt-ostree manages a Debian system deployed with OSTree as rpm-ostree does
  for Fedora: every change (package layering, upgrades, kernel arguments) is

@@ -14,6 +14,7 @@
 # Usage: scripts/install-daemon.sh [--destdir DIR]   (or DESTDIR=DIR)
 # With a destination directory only files are written under it: nothing is
 # started, reloaded or enabled, and nothing outside DIR is touched.
+# APT_OSTREE_NO_START=1: install, but start, reload and enable nothing.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -119,6 +120,10 @@ fi
 say "8/8 services"
 if [ -n "$D" ]; then
   say "    destination directory: nothing started or enabled"
+  exit 0
+fi
+if [ -n "${APT_OSTREE_NO_START:-}" ]; then
+  say "    APT_OSTREE_NO_START is set: nothing started, reloaded or enabled"
   exit 0
 fi
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

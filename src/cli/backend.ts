@@ -128,7 +128,16 @@ async function viaDaemon(bus: BusConnection, owner: string, req: OperationReques
       flags: process.stdin.isTTY ? FLAG_ALLOW_INTERACTIVE_AUTHORIZATION : 0,
       timeout: 300000,
     });
-    txPath = String(r.body[0]);
+    if (call.method === 'AutomaticUpdateTrigger') {
+      // (b enabled, o transaction): not enabled means the policy in force is "none", and no transaction.
+      if (r.body[0] !== true) {
+        progress.finish();
+        return { changed: false, summary: 'Automatic updates are disabled (AutomaticUpdatePolicy=none); nothing to do.' };
+      }
+      txPath = String(r.body[1]);
+    } else {
+      txPath = String(r.body[0]);
+    }
   } catch (e) {
     throw await fromDBusError(e);
   }
@@ -201,5 +210,43 @@ function renderSignal(p: Progress, m: DBusMessage): void {
       break;
     default:
       break;
+  }
+}
+
+/**
+ * The automatic-update settings in force in a running daemon that serves
+ * `sysroot` (its AutomaticUpdatePolicy/Scope properties), for `status`; or
+ * undefined when no daemon runs (it is not started for this): then the
+ * configuration file tells what a starting daemon would use.
+ */
+export async function daemonAutomaticSettings(sysroot: string): Promise<import('../engine/automatic').AutomaticConfig | undefined> {
+  if (process.env.APT_OSTREE_DIRECT === '1') return undefined;
+  const { BusConnection, socketPathOf, systemBusAddress } = await import('../dbus/bus');
+  const { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } = await import('../dbus/contract');
+  const { parsePolicy, parseScope } = await import('../engine/automatic');
+  const address = systemBusAddress();
+  const sock = socketPathOf(address);
+  if (sock !== undefined) {
+    const { existsSync } = await import('node:fs');
+    if (!existsSync(sock)) return undefined;
+  }
+  let bus: BusConnection;
+  try {
+    bus = await BusConnection.connect(address, 2000);
+  } catch {
+    return undefined;
+  }
+  try {
+    if ((await bus.busCall('NameHasOwner', 's', [BUS_NAME])).body[0] !== true) return undefined;
+    const r = await bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: [DAEMON_IFACE], timeout: 5000 });
+    const props = r.body[0] as Record<string, { value: unknown }>;
+    if (resolve(String(props.Sysroot?.value)) !== resolve(sysroot)) return undefined;
+    const policy = parsePolicy(String(props.AutomaticUpdatePolicy?.value ?? ''));
+    const scope = parseScope(String(props.AutomaticUpdateScope?.value ?? ''));
+    return policy && scope ? { policy, scope } : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    bus.close();
   }
 }

@@ -47,11 +47,13 @@ function parseArgs(argv: string[]): Args | 'help' | 'version' {
 
 export async function runDaemon(args: Args): Promise<number> {
   let config: DaemonConfig = { ...DEFAULT_DAEMON_CONFIG };
-  const load = (): void => {
+  /** (Re)read the configuration: never throws; bad values are logged (key and value) and the previous ones kept. */
+  const load = (): string[] => {
     const r = loadDaemonConfig(args.config, config);
     config = r.config;
     if (process.env.APT_OSTREE_LOG_LEVEL === undefined) log.setLevel(config.logLevel);
     for (const p of r.problems) log.warning(p);
+    return r.problems;
   };
   load();
   const { existsSync } = await import('node:fs');
@@ -103,7 +105,7 @@ export async function runDaemon(args: Args): Promise<number> {
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGHUP', () => {
       log.notice('SIGHUP: reloading the configuration');
-      load();
+      service.reload();
     });
     (async () => {
       await service.start();

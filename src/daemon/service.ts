@@ -23,8 +23,8 @@ export const VERSION = '0.1.0';
 export interface ServiceOptions {
   sysroot: string;
   config: () => DaemonConfig;
-  /** Re-read the configuration file (Reload). */
-  reload: () => void;
+  /** Re-read the configuration file (Reload); returns the problems found (already logged). */
+  reload: () => string[];
   /** Seconds a finished transaction stays on the bus. */
   linger?: number;
   /** Seconds an unstarted transaction waits for Start() before it is dropped. */
@@ -44,6 +44,8 @@ export class DaemonService {
   private booted = '';
   private idleTimer: NodeJS.Timeout | undefined;
   private running = false;
+  /** AutomaticUpdateLastRun: re-read from the state file at start and after each automatic run. */
+  private lastRun = '';
 
   constructor(
     private readonly bus: BusConnection,
@@ -55,6 +57,7 @@ export class DaemonService {
 
   async start(): Promise<void> {
     await this.refreshBooted();
+    await this.refreshLastRun();
     const m = (fn: (msg: Msg) => Promise<Reply> | Reply): MethodHandler => (msg) => {
       this.touch();
       return fn(msg);
@@ -64,9 +67,9 @@ export class DaemonService {
       GetStatus: m(() => this.getStatus()),
       Reload: m(async (msg) => {
         await this.authorize(msg, 'Reload', 'reloading the configuration');
-        this.opts.reload();
-        this.server.propertiesChanged(OBJECT_PATH, DAEMON_IFACE, ['AutomaticUpdatePolicy']);
-        return { signature: '', body: [] };
+        log.notice(`reloading the configuration (asked by ${msg.sender})`);
+        const problems = this.reload();
+        return { signature: 'as', body: [problems] };
       }),
       CancelActive: m(async (msg) => {
         const t = this.order[0];
@@ -94,6 +97,10 @@ export class DaemonService {
               return this.order[0]?.path ?? '/';
             case 'AutomaticUpdatePolicy':
               return this.opts.config().automaticUpdatePolicy;
+            case 'AutomaticUpdateScope':
+              return this.opts.config().automaticUpdateScope;
+            case 'AutomaticUpdateLastRun':
+              return this.lastRun;
             case 'Version':
               return VERSION;
             default:
@@ -111,6 +118,45 @@ export class DaemonService {
     });
     await this.bus.addMatch("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',path='/org/freedesktop/DBus'");
     this.touch();
+  }
+
+  /**
+   * Re-read the configuration (Reload(), SIGHUP): never throws; a value that
+   * cannot be used is logged by the loader and the previous one kept.
+   * Announces the automatic-update settings when they changed.
+   */
+  reload(): string[] {
+    const before = this.opts.config();
+    let problems: string[];
+    try {
+      problems = this.opts.reload();
+    } catch (e) {
+      problems = [`the configuration was not reloaded: ${(e as Error).message}; keeping the previous settings`];
+      log.warning(problems[0]!);
+    }
+    const after = this.opts.config();
+    const changed: string[] = [];
+    if (after.automaticUpdatePolicy !== before.automaticUpdatePolicy) changed.push('AutomaticUpdatePolicy');
+    if (after.automaticUpdateScope !== before.automaticUpdateScope) changed.push('AutomaticUpdateScope');
+    if (changed.length > 0) {
+      log.notice(`automatic updates: AutomaticUpdatePolicy=${after.automaticUpdatePolicy}, AutomaticUpdateScope=${after.automaticUpdateScope}`);
+      this.server.propertiesChanged(OBJECT_PATH, DAEMON_IFACE, changed);
+    }
+    this.touch();
+    return problems;
+  }
+
+  private async refreshLastRun(): Promise<void> {
+    try {
+      const { lastRunJson } = await import('../engine/automatic');
+      const v = lastRunJson(this.opts.sysroot);
+      if (v !== this.lastRun) {
+        this.lastRun = v;
+        this.server.propertiesChanged(OBJECT_PATH, DAEMON_IFACE, ['AutomaticUpdateLastRun']);
+      }
+    } catch (e) {
+      log.warning(`cannot read the automatic update state of ${this.opts.sysroot}: ${(e as Error).message}`);
+    }
   }
 
   private async refreshBooted(): Promise<void> {
@@ -145,13 +191,33 @@ export class DaemonService {
   /** A method that makes (or joins) a transaction. */
   private async changing(method: string, msg: Msg): Promise<Reply> {
     await this.authorize(msg, method, method);
-    const { request, queue } = decodeCall(method, msg.body);
+    const decoded = decodeCall(method, msg.body);
+    const queue = decoded.queue;
+    let request = decoded.request;
+    if (request.kind === 'automatic-update') {
+      // The settings in force fill in what the caller left out; with "none" there is nothing to do.
+      const c = this.opts.config();
+      const mode = request.options.mode ?? c.automaticUpdatePolicy;
+      const scope = request.options.scope ?? c.automaticUpdateScope;
+      if (mode === 'none') {
+        log.info(`${msg.sender}: AutomaticUpdateTrigger with AutomaticUpdatePolicy=none: nothing to do`);
+        return { signature: 'bo', body: [false, '/'] };
+      }
+      request = { kind: 'automatic-update', options: { mode, scope } };
+      const path = await this.transactionFor(method, msg, request, queue);
+      return { signature: 'bo', body: [true, path] };
+    }
+    return { signature: 'o', body: [await this.transactionFor(method, msg, request, queue)] };
+  }
+
+  /** The object path of the transaction for a request: joined when the same one is unfinished, else a new one. */
+  private async transactionFor(method: string, msg: Msg, request: OperationRequest, queue: boolean): Promise<string> {
     const key = requestKey(request);
     const same = this.order.find((t) => t.key === key && !t.finished);
     if (same) {
       same.clients.add(msg.sender);
       log.info(`${msg.sender} joins transaction ${same.id} (${same.title})`);
-      return { signature: 'o', body: [same.path] };
+      return same.path;
     }
     const head = this.order[0];
     if (head && !queue) {
@@ -182,7 +248,7 @@ export class DaemonService {
       if (!t.started && !t.finished) this.drop(t, `not started within ${startTimeout} s`);
     }, startTimeout * 1000).unref();
     void this.pump();
-    return { signature: 'o', body: [t.path] };
+    return t.path;
   }
 
   private startTx(t: Transaction, m: Msg): Reply {
@@ -220,6 +286,7 @@ export class DaemonService {
         this.order.shift();
         this.retire(t);
         await this.refreshBooted();
+        if (t.request.kind === 'automatic-update') await this.refreshLastRun();
         this.activeChanged();
       }
     } finally {

@@ -111,8 +111,10 @@ export const DAEMON_INTERFACE: InterfaceSpec = {
     { name: 'SetInitramfsState', in: [a('regenerate', 'b'), a('args', 'as'), OPTS], out: [TX] },
     { name: 'Cleanup', in: [a('what', 'as'), OPTS], out: [TX] },
     { name: 'PinDeployment', in: [a('index', 'i'), OPTS], out: [TX] },
-    { name: 'AutomaticUpdateTrigger', in: [OPTS], out: [TX] },
-    { name: 'Reload', in: [], out: [] },
+    // (false, "/") when the policy in force (or the "mode" option) is none: no transaction.
+    { name: 'AutomaticUpdateTrigger', in: [OPTS], out: [a('enabled', 'b'), TX] },
+    // The problems found in the configuration (each names key and value; the previous value is kept).
+    { name: 'Reload', in: [], out: [a('problems', 'as')] },
     { name: 'CancelActive', in: [], out: [a('cancelled', 'o')] },
   ],
   properties: [
@@ -120,6 +122,9 @@ export const DAEMON_INTERFACE: InterfaceSpec = {
     { name: 'Booted', type: 's' },
     { name: 'ActiveTransaction', type: 'o' },
     { name: 'AutomaticUpdatePolicy', type: 's' },
+    { name: 'AutomaticUpdateScope', type: 's' },
+    // JSON of the last automatic update run (started, finished, mode, scope, result, message), or "".
+    { name: 'AutomaticUpdateLastRun', type: 's' },
     { name: 'Version', type: 's' },
   ],
   signals: [],

@@ -146,6 +146,8 @@ export async function e2eImages(): Promise<E2eImages> {
     if (c.code !== 0) throw new Error(`compose tree failed (${c.code}):\n${c.stdout}\n${c.stderr}`);
     log(`compose tree: ${Math.round((Date.now() - t0) / 1000)} s`);
     const c1 = ostree(['rev-parse', `--repo=${repo}`, E2E_REF]);
+    // The shared compose repository keeps only the current commit (it would grow with every code change).
+    ostree(['prune', `--repo=${repo}`, '--refs-only', '--depth=0']);
 
     // The newer commit the guest upgrades to.
     const upgradeRepo = join(dir, 'upgrade-repo');

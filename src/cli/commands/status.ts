@@ -12,10 +12,12 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       const { loadSysroot } = await import('../../engine/sysroot');
       const { renderStatus, statusOfSysroot } = await import('../../engine/status');
       const sysroot = await loadSysroot(globals().sysroot);
+      // The automatic-update policy in force is the running daemon's (it may differ from the file after a bad reload).
+      const automatic = await (await import('../backend')).daemonAutomaticSettings(sysroot.path);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(statusOfSysroot(sysroot, { booted: o.booted }), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(statusOfSysroot(sysroot, { booted: o.booted, automatic }), null, 2)}\n`);
         return;
       }
-      process.stdout.write(renderStatus(sysroot, { verbose: o.verbose, booted: o.booted }));
+      process.stdout.write(renderStatus(sysroot, { verbose: o.verbose, booted: o.booted, automatic }));
     });
 }
