@@ -260,7 +260,11 @@ describe('package layering', { timeout: 20 * 60 * 1000 }, () => {
     const dry = await cli('install', '-n', '-C', 'fx-slow');
     ok(dry, 'dry run through file:');
     assert.match(dry.stdout, /install fx-slow 1\.0 all/);
-    setSources(d, source);
+    // A real install from file: (APT leaves such packages in place; they are copied in).
+    ok(await cli('install', 'fx-extra'), 'install through file:');
+    assert.equal(dpkgQuery(await top()).get('fx-extra'), '1.0');
+    ok(await cli('uninstall', 'fx-extra'), 'uninstall');
+    setSources(await top(), source);
     await server.restart();
   });
 

@@ -132,7 +132,7 @@ export async function chooseAccel(boot: BootFiles, workdir: string): Promise<Acc
   }
   const log = join(workdir, 'kvm-probe.log');
   const args = ['-accel', 'kvm', '-m', '512', '-display', 'none', '-vga', 'none', '-monitor', 'none', '-nic', 'none', '-no-reboot', '-serial', `file:${log}`, '-kernel', boot.kernel, '-append', 'console=ttyS0 panic=-1 root=/dev/nonexistent'];
-  const child = spawn('qemu-system-x86_64', args, { stdio: 'ignore' });
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'qemu-system-x86_64', ...args], { stdio: 'ignore' });
   const deadline = Date.now() + 20_000;
   let ok = false;
   while (Date.now() < deadline && child.exitCode === null) {
@@ -182,7 +182,8 @@ export class Vm {
     ];
     this.serialStream = createWriteStream(opts.serialLog, { flags: 'a' });
     this.serialStream.write(`\n===== boot: ${new Date().toISOString()} accel=${opts.accel}\n===== ${opts.boot.title ?? ''} version=${opts.boot.version ?? ''}\n===== append: ${opts.boot.options}\n`);
-    this.child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // setpriv --pdeathsig: QEMU dies with the test process, even when that is killed.
+    this.child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.pipe(this.serialStream, { end: false });
     this.child.stderr?.on('data', (b: Buffer) => this.serialStream?.write(`[qemu] ${b.toString()}`));
     this.exited = new Promise((resolve) => this.child.once('close', (code) => resolve(code)));

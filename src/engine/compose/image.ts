@@ -17,7 +17,7 @@ import { AptOstreeError, usageError } from '../errors';
 import { run } from '../exec';
 import { task, type Progress } from '../progress';
 import { PLACEHOLDER_KVER } from './layout';
-import type { RemoteSpec } from './sysroot';
+import { clearImmutableDeployments, type RemoteSpec } from './sysroot';
 
 export interface ComposeImageOptions {
   repo: string;
@@ -241,14 +241,6 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
  * deployment roots immutable (chattr +i): clear that first.
  */
 async function removeScratchSysroot(scratch: string): Promise<void> {
-  const deployParent = join(scratch, 'root', 'ostree', 'deploy');
-  if (existsSync(deployParent)) {
-    for (const os of readdirSync(deployParent)) {
-      const deployDir = join(deployParent, os, 'deploy');
-      if (!existsSync(deployDir)) continue;
-      const roots = readdirSync(deployDir).filter((n) => !n.endsWith('.origin')).map((n) => join(deployDir, n));
-      if (roots.length > 0) await run('chattr', ['-i', ...roots], { okCodes: [1], errorCode: 'internal' });
-    }
-  }
+  await clearImmutableDeployments(join(scratch, 'root'));
   rmSync(scratch, { recursive: true, force: true });
 }

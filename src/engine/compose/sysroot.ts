@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AptOstreeError, usageError } from '../errors';
+import { run } from '../exec';
 import { newOrigin } from '../origin';
 import { task, type Progress } from '../progress';
 import { loadSysroot, validateKargs, writeNewDeployment } from '../sysroot';
@@ -128,8 +129,24 @@ export async function composeSysroot(
     return { sysroot: dir, checksum, osname, refspec, deployPath: d.deployPath };
   } catch (e) {
     // Nothing half-made stays behind.
+    await clearImmutableDeployments(dir);
     if (created) rmSync(dir, { recursive: true, force: true });
     else for (const n of readdirSync(dir)) rmSync(join(dir, n), { recursive: true, force: true });
     throw e;
+  }
+}
+
+/**
+ * `ostree admin deploy` makes deployment roots immutable (chattr +i); lift
+ * that so the sysroot directory can be removed.
+ */
+export async function clearImmutableDeployments(sysrootDir: string): Promise<void> {
+  const deployParent = join(sysrootDir, 'ostree', 'deploy');
+  if (!existsSync(deployParent)) return;
+  for (const os of readdirSync(deployParent)) {
+    const deployDir = join(deployParent, os, 'deploy');
+    if (!existsSync(deployDir)) continue;
+    const roots = readdirSync(deployDir).filter((n) => !n.endsWith('.origin')).map((n) => join(deployDir, n));
+    if (roots.length > 0) await run('chattr', ['-i', ...roots], { okCodes: [1], errorCode: 'internal' });
   }
 }

@@ -4,7 +4,7 @@
  * with lists and archives cached in the sysroot (aptCacheDir).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AptOstreeError } from '../errors';
@@ -238,8 +238,42 @@ export async function download(t: AptTree, pkgs: PlanEntry[], opts: { network: b
   // Architecture "all" packages are named without a qualifier.
   for (let i = 0; i < argv.length; i++) argv[i] = argv[i]!.replace(/:all=/, '=');
   await runTreeApt(t, argv, { network: true, signal: opts.signal, what: 'downloading the packages' });
-  const still = missing.filter((p) => !existsSync(join(t.dirs.archives, archiveFileName(p.name, p.version, p.arch))));
+  let still = missing.filter((p) => !existsSync(join(t.dirs.archives, archiveFileName(p.name, p.version, p.arch))));
+  if (still.length > 0) {
+    // APT leaves packages of file: sources where they are instead of copying them
+    // into the archives; ask it where they are and copy them in, checked.
+    const uris = await runTreeApt(t, argv.map((a) => (a === '-d' ? '--print-uris' : a === '-q' ? '-qq' : a)), {
+      network: false,
+      signal: opts.signal,
+      what: 'locating the packages of file: sources',
+    });
+    copyFileSourcePackages(uris.stdout, t.dirs.archives);
+    still = still.filter((p) => !existsSync(join(t.dirs.archives, archiveFileName(p.name, p.version, p.arch))));
+  }
   if (still.length > 0) {
     throw new AptOstreeError('apt', `APT did not download ${still.map((p) => `${p.name}_${p.version}_${p.arch}`).join(', ')}`);
+  }
+}
+
+/**
+ * Copy the packages that `apt-get --print-uris` names with file: URIs into
+ * the archives directory, under APT's name, after checking their checksum.
+ */
+function copyFileSourcePackages(printUris: string, archives: string): void {
+  for (const line of printUris.split('\n')) {
+    const m = /^'(file:[^']+)' (\S+\.deb) \d+ (\w+):([0-9a-f]+)$/.exec(line.trim());
+    if (!m) continue;
+    const src = fileURLToPath(m[1]!);
+    const algo = m[3]!.toLowerCase().replace('md5sum', 'md5');
+    const data = readFileSync(src);
+    const sum = createHash(algo).update(data).digest('hex');
+    if (sum !== m[4]) {
+      throw new AptOstreeError('apt', `${src} does not match the checksum its archive index gives (${m[3]})`, {
+        hint: 'the file: archive changed after its index was read: run "apt-ostree refresh-md"',
+      });
+    }
+    const dest = join(archives, m[2]!);
+    writeFileSync(`${dest}.partial`, data);
+    renameSync(`${dest}.partial`, dest);
   }
 }
