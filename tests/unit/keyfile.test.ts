@@ -72,14 +72,14 @@ test('KeyFile reads what GLib writes', () => {
 });
 
 test('group names with spaces and dots, comments, and repeated keys read as GLib does', () => {
-  const text = '# top comment\n[remote "debian.org"]\nurl=http://127.0.0.1:8080/repo\n  # indented comment\nurl=second\n\n[origin]\nrefspec=debian:debian/bookworm/x86_64\n';
+  const text = '# top comment\n[remote "example.remote"]\nurl=http://127.0.0.1:8080/repo\n  # indented comment\nurl=second\n\n[origin]\nrefspec=debian:debian/bookworm/x86_64\n';
   const kf = KeyFile.parse(text);
   const got = JSON.parse(
-    python(GLIB_READ, { text, ask: [['remote "debian.org"', 'url', 'string'], ['origin', 'refspec', 'string']] }),
+    python(GLIB_READ, { text, ask: [['remote "example.remote"', 'url', 'string'], ['origin', 'refspec', 'string']] }),
   ) as Record<string, unknown>;
-  assert.equal(kf.getString('remote "debian.org"', 'url'), got['remote "debian.org"/url']);
+  assert.equal(kf.getString('remote "example.remote"', 'url'), got['remote "example.remote"/url']);
   assert.equal(kf.getString('origin', 'refspec'), got['origin/refspec']);
-  assert.deepEqual(kf.groups(), ['remote "debian.org"', 'origin']);
+  assert.deepEqual(kf.groups(), ['remote "example.remote"', 'origin']);
 });
 
 test('booleans: true/false/1/0, anything else is an error naming the key', () => {
