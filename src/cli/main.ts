@@ -17,7 +17,27 @@ const VERSION = '0.1.0';
 /** Verbs that change the system through a transaction (they accept --queue). */
 const QUEUE_VERBS = new Set(['install', 'uninstall', 'override', 'reset', 'refresh-md', 'upgrade', 'deploy', 'rebase', 'rollback', 'kargs', 'initramfs', 'cleanup', 'pin']);
 
-export function buildProgram(): Command {
+/**
+ * The verb a command line invokes, when it names one of VERBS directly: then
+ * only that verb's module is loaded (start-up time matters for `status`).
+ * Anything else (help, an alias, a typo) loads them all, so that commander
+ * can resolve or explain it.
+ */
+export function invokedVerb(argv: readonly string[]): string | undefined {
+  const args = argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--sysroot' || a === '--log-level') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    return VERBS.includes(a) ? a : undefined;
+  }
+  return undefined;
+}
+
+export function buildProgram(argv: readonly string[] = []): Command {
   const program = new Command()
     .name('apt-ostree')
     .description('Atomic, image-based package management for Debian on OSTree')
@@ -38,7 +58,8 @@ export function buildProgram(): Command {
     if (!lvl) throw new AptOstreeError('usage', `unknown log level "${program.opts().logLevel}"`);
     log.setLevel(lvl);
   });
-  for (const verb of VERBS) {
+  const only = invokedVerb(argv);
+  for (const verb of only !== undefined ? [only] : VERBS) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(`./commands/${verb}`) as VerbModule;
     mod.register(program, globals);
@@ -64,7 +85,7 @@ export function reportError(e: unknown): number {
 }
 
 export function main(argv: string[]): void {
-  const program = buildProgram();
+  const program = buildProgram(argv);
   program
     .parseAsync(argv)
     .then(() => {
