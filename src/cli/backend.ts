@@ -214,16 +214,14 @@ function renderSignal(p: Progress, m: DBusMessage): void {
 }
 
 /**
- * The automatic-update settings in force in a running daemon that serves
- * `sysroot` (its AutomaticUpdatePolicy/Scope properties), for `status`; or
- * undefined when no daemon runs (it is not started for this): then the
- * configuration file tells what a starting daemon would use.
+ * A connection to a daemon that is already running (it is not started for
+ * this) and serves `sysroot`, with its properties; or undefined. For the
+ * read-only verbs (status); APT_OSTREE_DIRECT=1 means none.
  */
-export async function daemonAutomaticSettings(sysroot: string): Promise<import('../engine/automatic').AutomaticConfig | undefined> {
+async function runningDaemon(sysroot: string): Promise<{ bus: BusConnection; props: Record<string, { value: unknown }> } | undefined> {
   if (process.env.APT_OSTREE_DIRECT === '1') return undefined;
   const { BusConnection, socketPathOf, systemBusAddress } = await import('../dbus/bus');
   const { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } = await import('../dbus/contract');
-  const { parsePolicy, parseScope } = await import('../engine/automatic');
   const address = systemBusAddress();
   const sock = socketPathOf(address);
   if (sock !== undefined) {
@@ -237,16 +235,50 @@ export async function daemonAutomaticSettings(sysroot: string): Promise<import('
     return undefined;
   }
   try {
-    if ((await bus.busCall('NameHasOwner', 's', [BUS_NAME])).body[0] !== true) return undefined;
+    if ((await bus.busCall('NameHasOwner', 's', [BUS_NAME])).body[0] !== true) throw new Error('not running');
     const r = await bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: [DAEMON_IFACE], timeout: 5000 });
     const props = r.body[0] as Record<string, { value: unknown }>;
-    if (resolve(String(props.Sysroot?.value)) !== resolve(sysroot)) return undefined;
-    const policy = parsePolicy(String(props.AutomaticUpdatePolicy?.value ?? ''));
-    const scope = parseScope(String(props.AutomaticUpdateScope?.value ?? ''));
-    return policy && scope ? { policy, scope } : undefined;
+    if (resolve(String(props.Sysroot?.value)) !== resolve(sysroot)) throw new Error('another sysroot');
+    return { bus, props };
+  } catch {
+    bus.close();
+    return undefined;
+  }
+}
+
+/**
+ * The status (GetStatus: the JSON of `status --json`, all deployments) from
+ * a running daemon that serves `sysroot`, on one short connection; or
+ * undefined when there is none (then the caller reads the sysroot itself).
+ */
+export async function daemonStatus(sysroot: string): Promise<import('../engine/status').StatusJson | undefined> {
+  const d = await runningDaemon(sysroot);
+  if (!d) return undefined;
+  try {
+    const { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } = await import('../dbus/contract');
+    const r = await d.bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE, member: 'GetStatus', timeout: 30000 });
+    const st = JSON.parse(String(r.body[0])) as unknown;
+    if (!st || typeof st !== 'object' || !Array.isArray((st as { deployments?: unknown }).deployments)) return undefined;
+    return st as import('../engine/status').StatusJson;
   } catch {
     return undefined;
   } finally {
-    bus.close();
+    d.bus.close();
   }
+}
+
+/**
+ * The automatic-update settings in force in a running daemon that serves
+ * `sysroot` (its AutomaticUpdatePolicy/Scope properties), for `status`; or
+ * undefined when no daemon runs (it is not started for this): then the
+ * configuration file tells what a starting daemon would use.
+ */
+export async function daemonAutomaticSettings(sysroot: string): Promise<import('../engine/automatic').AutomaticConfig | undefined> {
+  const d = await runningDaemon(sysroot);
+  if (!d) return undefined;
+  d.bus.close();
+  const { parsePolicy, parseScope } = await import('../engine/automatic');
+  const policy = parsePolicy(String(d.props.AutomaticUpdatePolicy?.value ?? ''));
+  const scope = parseScope(String(d.props.AutomaticUpdateScope?.value ?? ''));
+  return policy && scope ? { policy, scope } : undefined;
 }

@@ -2,8 +2,17 @@
  * The status of a sysroot as data: rpm-ostree's `status --json` shape, which
  * the CLI renders (or prints) and the daemon serves as GetStatus.
  */
-import { automaticStatusJson, automaticStatusOf, formatAutomaticStatus, type AutomaticConfig } from './automatic';
-import { formatLocalRef, hasLayering } from './origin';
+import {
+  automaticStatusJson,
+  automaticStatusOf,
+  formatAutomaticStatus,
+  parsePolicy,
+  parseScope,
+  type AutomaticConfig,
+  type AutomaticLastRun,
+  type AutomaticStatus,
+  type AvailableUpdate,
+} from './automatic';
 import { META_PACKAGES } from './ostree/metadata';
 import type { MetadataValue } from './ostree/native';
 import { loadSysroot, type Deployment, type Sysroot } from './sysroot';
@@ -43,6 +52,14 @@ export interface DeploymentJson {
   kargs: string[];
   /** Metadata of the base commit. */
   'base-commit-meta': Record<string, JsonValue>;
+  /** apt-ostree additions (what the text rendering needs): the next boot's deployment. */
+  default: boolean;
+  /** The deployment a rollback would boot. */
+  rollback: boolean;
+  /** Its checked-out tree. */
+  'deploy-path': string;
+  /** Why the origin file could not be read (origin is then null), else absent. */
+  'origin-error'?: string;
 }
 
 export interface StatusJson {
@@ -129,8 +146,12 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
     'initramfs-args': o?.initramfsRegenerate ? [...o.initramfsArgs] : [],
     kargs: [...d.kargs],
     'base-commit-meta': metaToJson(baseMeta),
+    default: d.isDefault,
+    rollback: d.isRollback,
+    'deploy-path': d.deployPath,
   };
   if (o?.overrideCommit) j['override-commit'] = o.overrideCommit;
+  if (!o && d.originError) j['origin-error'] = d.originError;
   return j;
 }
 
@@ -173,18 +194,54 @@ function isoTime(t: number): string {
   return new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** rpm-ostree-like text of a sysroot's deployments, boot order, with marks. */
-export function renderStatus(s: Sysroot, opts: RenderOptions = {}, transaction?: string): string {
+/** The automatic-update part of a StatusJson, back as an AutomaticStatus (for the renderer). */
+function automaticOfJson(st: StatusJson): AutomaticStatus {
+  const a = (st['automatic-updates'] ?? {}) as Record<string, JsonValue>;
+  const out: AutomaticStatus = {
+    policy: (parsePolicy(String(a.policy ?? '')) ?? 'none'),
+    scope: (parseScope(String(a.scope ?? '')) ?? 'full'),
+  };
+  const run = a['last-run'];
+  if (run && typeof run === 'object' && !Array.isArray(run)) out.lastRun = run as unknown as AutomaticLastRun;
+  const u = st['cached-update'];
+  if (u && typeof u === 'object' && !Array.isArray(u)) {
+    const c = u as Record<string, JsonValue>;
+    out.availableUpdate = {
+      commit: String(c.checksum),
+      ...(typeof c.version === 'string' ? { version: c.version } : {}),
+      timestamp: Number(c.timestamp),
+      diff: c.diff as unknown as AvailableUpdate['diff'],
+      securityFixes: (c['security-fixes'] ?? []) as string[],
+      layered: (c.layered ?? []) as unknown as NonNullable<AvailableUpdate['layered']>,
+      checked: String(c.checked),
+    };
+  }
+  return out;
+}
+
+/** The transaction title of a StatusJson ([title, initiator, path, state] from the daemon), if any. */
+function transactionTitle(t: JsonValue): string | undefined {
+  if (Array.isArray(t) && typeof t[0] === 'string') return t[0];
+  return undefined;
+}
+
+/**
+ * rpm-ostree-like text of a status (from statusOfSysroot, or the daemon's
+ * GetStatus, with all deployments), boot order, with marks.
+ */
+export function renderStatus(st: StatusJson, opts: RenderOptions = {}): string {
   const lines: string[] = [];
+  const transaction = transactionTitle(st.transaction);
   lines.push(`State: ${transaction ? `busy (${transaction})` : 'idle'}`);
-  lines.push(formatAutomaticStatus(automaticStatusOf(s.path, opts.automatic)));
-  const list = opts.booted ? s.deployments.filter((d) => d.booted) : s.deployments;
+  lines.push(formatAutomaticStatus(automaticOfJson(st)));
+  const all = st.deployments;
+  const list = opts.booted ? all.filter((d) => d.booted) : all;
   if (list.length === 0) {
     lines.push(opts.booted ? 'No booted deployment (this sysroot is not the running system).' : 'No deployments.');
     return lines.join('\n') + '\n';
   }
   lines.push('Deployments:');
-  const osnames = new Set(s.deployments.map((d) => d.osname));
+  const osnames = new Set(all.map((d) => d.osname));
   const short = (c: string): string => (opts.verbose ? c : c.slice(0, 10));
   const field = (name: string, value: string): void => {
     lines.push(`${name.padStart(22)}: ${value}`);
@@ -192,36 +249,39 @@ export function renderStatus(s: Sysroot, opts: RenderOptions = {}, transaction?:
   for (const d of list) {
     const marks: string[] = [];
     if (d.staged) marks.push('staged');
-    if (d.isDefault) marks.push('default');
-    if (d.isRollback) marks.push('rollback');
+    if (d.default) marks.push('default');
+    if (d.rollback) marks.push('rollback');
     if (d.pinned) marks.push('pinned');
-    const title = d.origin ? d.origin.refspec : `${d.checksum.slice(0, 10)} (no origin)`;
+    const title = d.origin !== null ? d.origin : `${d.checksum.slice(0, 10)} (no origin)`;
     const osPrefix = osnames.size > 1 || opts.verbose ? `${d.osname}:` : '';
     lines.push(`${d.booted ? '●' : ' '} ${osPrefix}${title}${marks.length ? ` (${marks.join(', ')})` : ''}`);
     field('Version', `${d.version ?? '(none)'} (${isoTime(d.timestamp)})`);
-    const layered = d.baseChecksum !== d.checksum;
+    const layered = d['base-checksum'] !== d.checksum;
     if (layered) {
-      field('BaseCommit', short(d.baseChecksum));
+      field('BaseCommit', short(d['base-checksum']));
       field('Commit', short(d.checksum));
     } else {
       field('Commit', short(d.checksum));
     }
-    if (d.origin?.overrideCommit) field('Revision', short(d.origin.overrideCommit));
+    if (d['override-commit']) field('Revision', short(d['override-commit']));
     if (opts.verbose) {
       field('Stateroot', d.osname);
-      field('Deployment', `${d.deployPath}`);
+      field('Deployment', d['deploy-path']);
       field('Serial', String(d.serial));
     }
-    const o = d.origin;
-    if (o) {
-      if (o.overrideRemove.length) field('RemovedBasePackages', o.overrideRemove.join(' '));
-      if (o.overrideReplaceLocal.length) field('LocalReplacedPackages', o.overrideReplaceLocal.map((r) => r.nva).join(' '));
-      if (o.requestedPackages.length) field(layered ? 'LayeredPackages' : 'RequestedPackages', o.requestedPackages.join(' '));
-      if (o.requestedLocalPackages.length) field('LocalPackages', o.requestedLocalPackages.map(formatLocalRef).map((x) => x.split(':')[1] ?? x).join(' '));
-      if (o.initramfsRegenerate) field('Initramfs', o.initramfsArgs.length ? `regenerate (${o.initramfsArgs.join(' ')})` : 'regenerate');
-      if (!layered && hasLayering(o)) field('Note', 'layering requested, not yet applied');
-    } else if (d.originError) {
-      field('Origin', `unreadable: ${d.originError}`);
+    if (d.origin !== null) {
+      const removals = d['requested-base-removals'];
+      const replacements = d['requested-base-local-replacements'];
+      const requested = d['requested-packages'];
+      const local = d['requested-local-packages'];
+      if (removals.length) field('RemovedBasePackages', removals.join(' '));
+      if (replacements.length) field('LocalReplacedPackages', replacements.join(' '));
+      if (requested.length) field(layered ? 'LayeredPackages' : 'RequestedPackages', requested.join(' '));
+      if (local.length) field('LocalPackages', local.join(' '));
+      if (d['regenerate-initramfs']) field('Initramfs', d['initramfs-args'].length ? `regenerate (${d['initramfs-args'].join(' ')})` : 'regenerate');
+      if (!layered && (requested.length || local.length || removals.length || replacements.length)) field('Note', 'layering requested, not yet applied');
+    } else if (d['origin-error']) {
+      field('Origin', `unreadable: ${d['origin-error']}`);
     }
     if (opts.verbose || d.kargs.length > 0) field('KernelArguments', d.kargs.join(' ') || '(none)');
   }

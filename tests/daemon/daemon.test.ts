@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gdbus, runCliOnBus, startTestBus, testUsers, type DaemonProcess, type TestBus, type TestUser } from '../lib/bus';
 import { makeSysroot, type SysrootFixture } from '../lib/sysroot';
@@ -90,6 +90,34 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
     }
     const cli = runCli(['--sysroot', s.path, 'status', '--json'], { env: { ...tb.env } });
     assert.equal(cli.code, 0, cli.stderr);
+  });
+
+  it('status through the running daemon prints what the direct read prints, without loading the native addon', () => {
+    // A preload that reports every native module the client loads.
+    const dir = tmpdir('status-dlopen');
+    const hook = join(dir, 'hook.js');
+    writeFileSync(hook, "const o = process.dlopen; process.dlopen = function (m, f, ...r) { process.stderr.write('DLOPEN ' + f + '\\n'); return o.call(this, m, f, ...r); };\n");
+    try {
+      for (const args of [['status'], ['status', '--json'], ['status', '-v'], ['status', '--booted', '--json']]) {
+        const viaDaemon = runCli(['--sysroot', s.path, ...args], { env: { ...tb.env, APT_OSTREE_DIRECT: '', NODE_OPTIONS: `--require ${hook}` } });
+        const direct = runCli(['--sysroot', s.path, ...args], { env: { ...tb.env, APT_OSTREE_DIRECT: '1', NODE_OPTIONS: `--require ${hook}` } });
+        assert.equal(viaDaemon.code, 0, viaDaemon.stderr);
+        assert.equal(direct.code, 0, direct.stderr);
+        assert.equal(viaDaemon.stdout, direct.stdout, `apt-ostree ${args.join(' ')}`);
+        assert.doesNotMatch(viaDaemon.stderr, /DLOPEN/, 'the daemon path loads no native addon');
+        assert.match(direct.stderr, /DLOPEN .*ostree_addon\.node/, 'the direct path reads the sysroot with the addon');
+      }
+      const text = runCli(['--sysroot', s.path, 'status'], { env: { ...tb.env, APT_OSTREE_DIRECT: '' } }).stdout;
+      assert.match(text, /^State: idle\n/);
+      assert.match(text, new RegExp(`Commit: ${s.checksum.slice(0, 10)}\\n`));
+      assert.match(text, /\(default\)/);
+      const json = JSON.parse(runCli(['--sysroot', s.path, 'status', '--json'], { env: { ...tb.env, APT_OSTREE_DIRECT: '' } }).stdout) as { deployments: Array<Record<string, unknown>> };
+      assert.equal(json.deployments[0]!.checksum, s.checksum);
+      assert.equal(json.deployments[0]!.default, true);
+      assert.equal(typeof json.deployments[0]!['deploy-path'], 'string');
+    } finally {
+      removeTree(dir);
+    }
   });
 
   it('changing methods: denied to a user without the grant, allowed to the granted group and to root', async () => {

@@ -9,15 +9,23 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .option('-b, --booted', 'only the booted deployment')
     .option('-v, --verbose', 'full checksums and more detail')
     .action(async (o) => {
-      const { loadSysroot } = await import('../../engine/sysroot');
-      const { renderStatus, statusOfSysroot } = await import('../../engine/status');
-      const sysroot = await loadSysroot(globals().sysroot);
-      // The automatic-update policy in force is the running daemon's (it may differ from the file after a bad reload).
-      const automatic = await (await import('../backend')).daemonAutomaticSettings(sysroot.path);
+      // A running daemon that serves this sysroot answers (GetStatus: its policy in force, its
+      // transaction); it is not started for this. Otherwise (or APT_OSTREE_DIRECT=1) read the sysroot.
+      const fromDaemon = await (await import('../backend')).daemonStatus(globals().sysroot);
+      const { renderStatus } = await import('../../engine/status');
+      let st: import('../../engine/status').StatusJson;
+      if (fromDaemon) {
+        st = fromDaemon;
+      } else {
+        const { loadSysroot } = await import('../../engine/sysroot');
+        const { statusOfSysroot } = await import('../../engine/status');
+        st = statusOfSysroot(await loadSysroot(globals().sysroot));
+      }
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(statusOfSysroot(sysroot, { booted: o.booted, automatic }), null, 2)}\n`);
+        const out = o.booted ? { ...st, deployments: st.deployments.filter((d) => d.booted) } : st;
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         return;
       }
-      process.stdout.write(renderStatus(sysroot, { verbose: o.verbose, booted: o.booted, automatic }));
+      process.stdout.write(renderStatus(st, { verbose: o.verbose, booted: o.booted }));
     });
 }
