@@ -52,6 +52,22 @@ async function inProcess(g: GlobalOptions, req: OperationRequest): Promise<Opera
   }
 }
 
+/** A connection to the system bus, or why there is none. */
+async function openSystemBus(timeoutMs: number): Promise<BusConnection | string> {
+  const { BusConnection, socketPathOf, systemBusAddress } = await import('../dbus/bus');
+  const address = systemBusAddress();
+  const sock = socketPathOf(address);
+  if (sock !== undefined) {
+    const { existsSync } = await import('node:fs');
+    if (!existsSync(sock)) return `there is no system bus (${sock})`;
+  }
+  try {
+    return await BusConnection.connect(address, timeoutMs);
+  } catch (e) {
+    return `the system bus cannot be reached (${(e as Error).message})`;
+  }
+}
+
 export type DaemonConnection = { kind: 'daemon'; bus: BusConnection; owner: string } | { kind: 'none'; why: string };
 
 /**
@@ -59,20 +75,10 @@ export type DaemonConnection = { kind: 'daemon'; bus: BusConnection; owner: stri
  * activation when it is activatable; or why there is none.
  */
 export async function connectDaemon(sysroot: string): Promise<DaemonConnection> {
-  const { BusConnection, socketPathOf, systemBusAddress } = await import('../dbus/bus');
   const { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } = await import('../dbus/contract');
-  const address = systemBusAddress();
-  const sock = socketPathOf(address);
-  if (sock !== undefined) {
-    const { existsSync } = await import('node:fs');
-    if (!existsSync(sock)) return { kind: 'none', why: `there is no system bus (${sock})` };
-  }
-  let bus: BusConnection;
-  try {
-    bus = await BusConnection.connect(address, 5000);
-  } catch (e) {
-    return { kind: 'none', why: `the system bus cannot be reached (${(e as Error).message})` };
-  }
+  const opened = await openSystemBus(5000);
+  if (typeof opened === 'string') return { kind: 'none', why: opened };
+  const bus = opened;
   try {
     const has = (await bus.busCall('NameHasOwner', 's', [BUS_NAME])).body[0] === true;
     if (!has) {
@@ -220,20 +226,9 @@ function renderSignal(p: Progress, m: DBusMessage): void {
  */
 async function runningDaemon(sysroot: string): Promise<{ bus: BusConnection; props: Record<string, { value: unknown }> } | undefined> {
   if (process.env.APT_OSTREE_DIRECT === '1') return undefined;
-  const { BusConnection, socketPathOf, systemBusAddress } = await import('../dbus/bus');
   const { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } = await import('../dbus/contract');
-  const address = systemBusAddress();
-  const sock = socketPathOf(address);
-  if (sock !== undefined) {
-    const { existsSync } = await import('node:fs');
-    if (!existsSync(sock)) return undefined;
-  }
-  let bus: BusConnection;
-  try {
-    bus = await BusConnection.connect(address, 2000);
-  } catch {
-    return undefined;
-  }
+  const bus = await openSystemBus(2000);
+  if (typeof bus === 'string') return undefined;
   try {
     if ((await bus.busCall('NameHasOwner', 's', [BUS_NAME])).body[0] !== true) throw new Error('not running');
     const r = await bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: [DAEMON_IFACE], timeout: 5000 });
