@@ -158,20 +158,7 @@ export async function serveDirectory(root: string): Promise<RepoServer> {
 
 /** Run the real CLI without blocking the event loop (the server above lives in this process). */
 export function runCliAsync(args: string[], opts: SpawnOptions = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      ...opts,
-      env: { ...process.env, APT_OSTREE_DIRECT: '1', ...(opts.env ?? {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
-    child.on('close', (code) =>
-      resolve({ code: code ?? 128, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
-    );
-  });
+  return runAsync(process.execPath, [CLI, ...args], { ...opts, env: { ...process.env, APT_OSTREE_DIRECT: '1', ...(opts.env ?? {}) } });
 }
 
 /** Run any program asynchronously; resolves with its output (never throws for a non-zero exit). */
