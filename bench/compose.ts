@@ -52,7 +52,14 @@ function main(): void {
     // Baseline: mmdebstrap + one ostree commit.
     const rootfs = join(work, 'rootfs');
     const baseRepo = join(work, 'baseline-repo');
-    const tMm = timed('mmdebstrap', 'mmdebstrap', ['--mode=root', '--variant=minbase', `--include=${PACKAGES.join(',')}`, SUITE, rootfs, ...sources]);
+    const tMm = timed('mmdebstrap', 'mmdebstrap', [
+      '--mode=root',
+      '--variant=minbase',
+      `--include=${PACKAGES.join(',')}`,
+      SUITE,
+      rootfs,
+      ...sources,
+    ]);
     for (const n of readdirSync(join(rootfs, 'dev'))) rmSync(join(rootfs, 'dev', n), { recursive: true, force: true });
     timed('ostree init', 'ostree', ['init', `--repo=${baseRepo}`, '--mode=archive']);
     const tCommit = timed('ostree commit', 'ostree', ['commit', `--repo=${baseRepo}`, '--branch=bench/baseline', `--tree=dir=${rootfs}`]);
@@ -61,7 +68,10 @@ function main(): void {
 
     // compose tree, then again with unchanged inputs.
     const tf = join(work, 'tree.yaml');
-    writeFileSync(tf, `ref: bench/${SUITE}/minbase\nsuite: ${SUITE}\nvariant: minbase\npackages: [${PACKAGES.join(', ')}]\nkernel: placeholder\n`);
+    writeFileSync(
+      tf,
+      `ref: bench/${SUITE}/minbase\nsuite: ${SUITE}\nvariant: minbase\npackages: [${PACKAGES.join(', ')}]\nkernel: placeholder\n`,
+    );
     const repo = join(work, 'repo');
     const tCompose = timed('compose tree', process.execPath, [CLI, 'compose', 'tree', tf, '--repo', repo]);
     const tNoChange = timed('compose tree (no change)', process.execPath, [CLI, 'compose', 'tree', tf, '--repo', repo]);

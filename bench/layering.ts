@@ -58,7 +58,9 @@ function time(cmd: string, args: string[]): Promise<number> {
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - start) / 1e9) : reject(new Error(`${cmd} failed: ${err}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(Number(process.hrtime.bigint() - start) / 1e9) : reject(new Error(`${cmd} failed: ${err}`)),
+    );
   });
 }
 
@@ -93,7 +95,9 @@ async function main(): Promise<void> {
     // 1. first install of the set
     const first = await cli(dir, s.path, 'install', ...SET);
     const nPkgs = (first.stdout.match(/^Importing (\d+) package/m) ?? [])[1] ?? '?';
-    console.log(`1. first install of ${SET.join(' ')} (${nPkgs} packages imported): ${f(first.seconds)}, peak RSS of apt-ostree ${first.rssMB.toFixed(0)} MB (target <= 200 MB)`);
+    console.log(
+      `1. first install of ${SET.join(' ')} (${nPkgs} packages imported): ${f(first.seconds)}, peak RSS of apt-ostree ${first.rssMB.toFixed(0)} MB (target <= 200 MB)`,
+    );
     for (const [k, v] of Object.entries(phases(first.stdout))) console.log(`   ${k.padEnd(9)} ${f(v)}`);
 
     // 2. cached: again on the plain base (everything imported) vs apt-get in a copy of the base
@@ -113,7 +117,29 @@ async function main(): Promise<void> {
     const aptCache = join(s.path, 'var/cache/apt-ostree');
     cpSync(join(aptCache, 'lists'), join(chroot, 'var/lib/apt/lists'), { recursive: true });
     cpSync(join(aptCache, 'cache'), join(chroot, 'var/cache/apt'), { recursive: true });
-    const aptArgs = ['--bind', chroot, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--unshare-net', '--setenv', 'DEBIAN_FRONTEND', 'noninteractive', '--', 'apt-get', 'install', '-y', '-q', '--no-download', ...SET];
+    const aptArgs = [
+      '--bind',
+      chroot,
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      '--tmpfs',
+      '/tmp',
+      '--unshare-pid',
+      '--unshare-net',
+      '--setenv',
+      'DEBIAN_FRONTEND',
+      'noninteractive',
+      '--',
+      'apt-get',
+      'install',
+      '-y',
+      '-q',
+      '--no-download',
+      ...SET,
+    ];
     const snapshot = `${chroot}.orig`;
     sh('cp', ['-a', chroot, snapshot]);
     // The machine is shared: each side twice, alternating; the faster of each counts.
@@ -124,7 +150,9 @@ async function main(): Promise<void> {
     sh('rm', ['-rf', chroot]);
     sh('cp', ['-a', snapshot, chroot]);
     baseline = Math.min(baseline, await time('bwrap', aptArgs));
-    console.log(`2. cached install: apt-ostree ${f(cached.seconds)} vs apt-get in a copy of the base ${f(baseline)}: ${(cached.seconds / baseline).toFixed(2)}x (target <= 1.5x)`);
+    console.log(
+      `2. cached install: apt-ostree ${f(cached.seconds)} vs apt-get in a copy of the base ${f(baseline)}: ${(cached.seconds / baseline).toFixed(2)}x (target <= 1.5x)`,
+    );
     for (const [k, v] of Object.entries(phases(cached.stdout))) console.log(`   ${k.padEnd(9)} ${f(v)}`);
 
     // 3. one more package on top of the set vs alone (hello imported once beforehand)
@@ -133,7 +161,9 @@ async function main(): Promise<void> {
     const more = await cli(dir, s.path, 'install', ONE);
     await cli(dir, s.path, 'reset');
     const alone = await cli(dir, s.path, 'install', ONE);
-    console.log(`3. layering ${ONE} onto a deployment with the set layered: ${f(more.seconds)}; alone on the base: ${f(alone.seconds)}: ${(more.seconds / alone.seconds).toFixed(2)}x`);
+    console.log(
+      `3. layering ${ONE} onto a deployment with the set layered: ${f(more.seconds)}; alone on the base: ${f(alone.seconds)}: ${(more.seconds / alone.seconds).toFixed(2)}x`,
+    );
   } finally {
     s.cleanup();
     rmSync(dir, { recursive: true, force: true });

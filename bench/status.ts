@@ -71,13 +71,19 @@ BusConnection.connect().then(async b=>{const r=await b.call({destination:'org.ap
     try {
       for (let i = 0; i < 1000; i++) {
         const t = process.hrtime.bigint();
-        await bus.call({ destination: 'org.aptostree.dev', path: '/org/aptostree/dev', interface: 'org.aptostree.dev.Daemon', member: 'GetStatus' });
+        await bus.call({
+          destination: 'org.aptostree.dev',
+          path: '/org/aptostree/dev',
+          interface: 'org.aptostree.dev.Daemon',
+          member: 'GetStatus',
+        });
         rt.push(Number(process.hrtime.bigint() - t) / 1e6);
       }
     } finally {
       bus.close();
     }
-    const row = (name: string, ms: number): string => `${name.padEnd(44)} ${ms.toFixed(1).padStart(7)} ms  ${(ms / floor).toFixed(2)}x floor`;
+    const row = (name: string, ms: number): string =>
+      `${name.padEnd(44)} ${ms.toFixed(1).padStart(7)} ms  ${(ms / floor).toFixed(2)}x floor`;
     process.stdout.write(
       [
         `status benchmark, median of ${RUNS} runs each`,

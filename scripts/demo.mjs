@@ -39,7 +39,17 @@ if (existsSync(sysroot)) {
   // A fresh sysroot each run; deployments are immutable (chattr +i), lift that first.
   spawnSync('sh', ['-c', `chattr -R -i "${sysroot}" 2>/dev/null; rm -rf "${sysroot}"`], { stdio: 'inherit' });
 }
-step('install it into a sysroot, as an installer would', ['compose', 'sysroot', '--repo', repo, '--ref', ref, '--karg', 'root=LABEL=demo', sysroot]);
+step('install it into a sysroot, as an installer would', [
+  'compose',
+  'sysroot',
+  '--repo',
+  repo,
+  '--ref',
+  ref,
+  '--karg',
+  'root=LABEL=demo',
+  sysroot,
+]);
 const S = ['--sysroot', sysroot];
 step('the deployments', [...S, 'status']);
 step('layer a package from the Debian archive', [...S, 'install', 'hello']);

@@ -89,7 +89,15 @@ export async function connectDaemon(sysroot: string): Promise<DaemonConnection> 
       }
     }
     // Reading a property starts an activatable daemon.
-    const r = await bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [DAEMON_IFACE, 'Sysroot'], timeout: 30000 });
+    const r = await bus.call({
+      destination: BUS_NAME,
+      path: OBJECT_PATH,
+      interface: 'org.freedesktop.DBus.Properties',
+      member: 'Get',
+      signature: 'ss',
+      body: [DAEMON_IFACE, 'Sysroot'],
+      timeout: 30000,
+    });
     const served = String((r.body[0] as { value: unknown }).value);
     if (resolve(served) !== resolve(sysroot)) {
       bus.close();
@@ -150,7 +158,14 @@ async function viaDaemon(bus: BusConnection, owner: string, req: OperationReques
   const txCall = (member: string, timeout = 25000): Promise<DBusMessage> =>
     bus.call({ destination: owner, path: txPath, interface: c.TRANSACTION_IFACE, member, timeout });
   const prop = async (name: string): Promise<string> => {
-    const r = await bus.call({ destination: owner, path: txPath, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [c.TRANSACTION_IFACE, name] });
+    const r = await bus.call({
+      destination: owner,
+      path: txPath,
+      interface: 'org.freedesktop.DBus.Properties',
+      member: 'Get',
+      signature: 'ss',
+      body: [c.TRANSACTION_IFACE, name],
+    });
     return String((r.body[0] as { value: unknown }).value);
   };
 
@@ -169,14 +184,20 @@ async function viaDaemon(bus: BusConnection, owner: string, req: OperationReques
     const finished = new Promise<void>((resolveDone, reject) => {
       bus.on('signal', (m: DBusMessage) => {
         if (m.sender === 'org.freedesktop.DBus' && m.member === 'NameOwnerChanged' && m.body[0] === c.BUS_NAME && m.body[2] !== owner) {
-          reject(new AptOstreeError('internal', 'the apt-ostree daemon exited during the transaction', { hint: 'see its log: journalctl -u apt-ostreed.service; "apt-ostree status" shows what is deployed' }));
+          reject(
+            new AptOstreeError('internal', 'the apt-ostree daemon exited during the transaction', {
+              hint: 'see its log: journalctl -u apt-ostreed.service; "apt-ostree status" shows what is deployed',
+            }),
+          );
           return;
         }
         if (m.path !== txPath || m.sender !== owner) return;
         renderSignal(progress, m);
         if (m.member === 'Finished') resolveDone();
       });
-      bus.once('disconnect', () => reject(new AptOstreeError('internal', 'the connection to the system bus was lost during the transaction')));
+      bus.once('disconnect', () =>
+        reject(new AptOstreeError('internal', 'the connection to the system bus was lost during the transaction')),
+      );
     });
     finished.catch(() => undefined); // awaited below only while the transaction runs
     try {
@@ -231,7 +252,15 @@ async function runningDaemon(sysroot: string): Promise<{ bus: BusConnection; pro
   if (typeof bus === 'string') return undefined;
   try {
     if ((await bus.busCall('NameHasOwner', 's', [BUS_NAME])).body[0] !== true) throw new Error('not running');
-    const r = await bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: [DAEMON_IFACE], timeout: 5000 });
+    const r = await bus.call({
+      destination: BUS_NAME,
+      path: OBJECT_PATH,
+      interface: 'org.freedesktop.DBus.Properties',
+      member: 'GetAll',
+      signature: 's',
+      body: [DAEMON_IFACE],
+      timeout: 5000,
+    });
     const props = r.body[0] as Record<string, { value: unknown }>;
     if (resolve(String(props.Sysroot?.value)) !== resolve(sysroot)) throw new Error('another sysroot');
     return { bus, props };

@@ -15,7 +15,21 @@ export interface VerbModule {
 const VERSION = '0.1.0';
 
 /** Verbs that change the system through a transaction (they accept --queue). */
-const QUEUE_VERBS = new Set(['install', 'uninstall', 'override', 'reset', 'refresh-md', 'upgrade', 'deploy', 'rebase', 'rollback', 'kargs', 'initramfs', 'cleanup', 'pin']);
+const QUEUE_VERBS = new Set([
+  'install',
+  'uninstall',
+  'override',
+  'reset',
+  'refresh-md',
+  'upgrade',
+  'deploy',
+  'rebase',
+  'rollback',
+  'kargs',
+  'initramfs',
+  'cleanup',
+  'pin',
+]);
 
 /**
  * The verb a command line invokes, when it names one of VERBS directly: then

@@ -74,7 +74,10 @@ export class TerminalProgress implements Progress {
     // Loaded only when a bar is shown: keeps quick commands quick.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const cliProgress = require('cli-progress') as typeof import('cli-progress');
-    this.bar = new cliProgress.SingleBar({ format, stream: this.out, hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+    this.bar = new cliProgress.SingleBar(
+      { format, stream: this.out, hideCursor: true, clearOnComplete: true },
+      cliProgress.Presets.shades_classic,
+    );
     this.bar.start(total, 0, { text: '', done: '0 B', total: formatBytes(total) });
     this.barKind = kind;
     return this.bar;

@@ -58,7 +58,9 @@ export async function runDaemon(args: Args): Promise<number> {
   load();
   const { existsSync } = await import('node:fs');
   if (!existsSync(resolve(args.sysroot, 'ostree', 'repo'))) {
-    throw new AptOstreeError('not-a-sysroot', `${args.sysroot} is not an OSTree sysroot (no ostree/repo)`, { hint: 'start apt-ostreed with --sysroot PATH of a sysroot' });
+    throw new AptOstreeError('not-a-sysroot', `${args.sysroot} is not an OSTree sysroot (no ostree/repo)`, {
+      hint: 'start apt-ostreed with --sysroot PATH of a sysroot',
+    });
   }
   const { recoverSysroot } = await import('./recovery');
   await recoverSysroot(args.sysroot);

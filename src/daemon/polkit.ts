@@ -9,7 +9,11 @@ import { DBusCallError, variant, type BusConnection } from '../dbus/bus';
 import { ACCESS_DENIED, POLKIT_PREFIX } from '../dbus/contract';
 import { ReplyError } from '../dbus/server';
 
-const POLKIT = { destination: 'org.freedesktop.PolicyKit1', path: '/org/freedesktop/PolicyKit1/Authority', interface: 'org.freedesktop.PolicyKit1.Authority' };
+const POLKIT = {
+  destination: 'org.freedesktop.PolicyKit1',
+  path: '/org/freedesktop/PolicyKit1/Authority',
+  interface: 'org.freedesktop.PolicyKit1.Authority',
+};
 
 export class Authorizer {
   constructor(private readonly bus: BusConnection) {}
@@ -49,13 +53,18 @@ export class Authorizer {
     } catch (e) {
       const why = e instanceof DBusCallError ? `${e.errorName}: ${e.message}` : (e as Error).message;
       log.warning(`polkit check of ${actionId} for ${sender} (uid ${uid}) failed: ${why}`);
-      throw new ReplyError(ACCESS_DENIED, `${what} refused: the authorization of uid ${uid} for ${actionId} could not be checked (polkit: ${why})`);
+      throw new ReplyError(
+        ACCESS_DENIED,
+        `${what} refused: the authorization of uid ${uid} for ${actionId} could not be checked (polkit: ${why})`,
+      );
     }
-    log.info(`polkit: ${actionId} for ${sender} (uid ${uid}): ${authorized ? 'authorized' : challenge ? 'needs authentication' : 'not authorized'}`);
+    log.info(
+      `polkit: ${actionId} for ${sender} (uid ${uid}): ${authorized ? 'authorized' : challenge ? 'needs authentication' : 'not authorized'}`,
+    );
     if (!authorized) {
       throw new ReplyError(
         ACCESS_DENIED,
-        `${what} refused: uid ${uid} is not authorized for ${actionId}${challenge ? ' (it needs an administrator\'s authentication, and no polkit agent answered)' : ''}; run it as root, or have an administrator grant the action in a polkit rule`,
+        `${what} refused: uid ${uid} is not authorized for ${actionId}${challenge ? " (it needs an administrator's authentication, and no polkit agent answered)" : ''}; run it as root, or have an administrator grant the action in a polkit rule`,
       );
     }
   }

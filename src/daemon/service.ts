@@ -58,10 +58,12 @@ export class DaemonService {
   async start(): Promise<void> {
     await this.refreshBooted();
     await this.refreshLastRun();
-    const m = (fn: (msg: Msg) => Promise<Reply> | Reply): MethodHandler => (msg) => {
-      this.touch();
-      return fn(msg);
-    };
+    const m =
+      (fn: (msg: Msg) => Promise<Reply> | Reply): MethodHandler =>
+      (msg) => {
+        this.touch();
+        return fn(msg);
+      };
     const methods: Record<string, MethodHandler> = {
       Ping: m(() => ({ signature: 's', body: ['pong'] })),
       GetStatus: m(() => this.getStatus()),
@@ -116,7 +118,9 @@ export class DaemonService {
         if (name.startsWith(':') && newOwner === '') this.clientLeft(name);
       }
     });
-    await this.bus.addMatch("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',path='/org/freedesktop/DBus'");
+    await this.bus.addMatch(
+      "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',path='/org/freedesktop/DBus'",
+    );
     this.touch();
   }
 
@@ -139,7 +143,9 @@ export class DaemonService {
     if (after.automaticUpdatePolicy !== before.automaticUpdatePolicy) changed.push('AutomaticUpdatePolicy');
     if (after.automaticUpdateScope !== before.automaticUpdateScope) changed.push('AutomaticUpdateScope');
     if (changed.length > 0) {
-      log.notice(`automatic updates: AutomaticUpdatePolicy=${after.automaticUpdatePolicy}, AutomaticUpdateScope=${after.automaticUpdateScope}`);
+      log.notice(
+        `automatic updates: AutomaticUpdatePolicy=${after.automaticUpdatePolicy}, AutomaticUpdateScope=${after.automaticUpdateScope}`,
+      );
       this.server.propertiesChanged(OBJECT_PATH, DAEMON_IFACE, changed);
     }
     this.touch();
@@ -241,7 +247,9 @@ export class DaemonService {
     });
     this.order.push(t);
     if (this.order.length > 1) t.setQueued();
-    log.info(`transaction ${t.id} (${t.title}) created for ${msg.sender}${this.order.length > 1 ? `, queued behind ${this.order.length - 1}` : ''}`);
+    log.info(
+      `transaction ${t.id} (${t.title}) created for ${msg.sender}${this.order.length > 1 ? `, queued behind ${this.order.length - 1}` : ''}`,
+    );
     this.activeChanged();
     const startTimeout = this.opts.startTimeout ?? 300;
     setTimeout(() => {
@@ -265,7 +273,10 @@ export class DaemonService {
       let r = req;
       if (r.kind === 'automatic-update') {
         const c = this.opts.config();
-        r = { kind: 'automatic-update', options: { mode: r.options.mode ?? c.automaticUpdatePolicy, scope: r.options.scope ?? c.automaticUpdateScope } };
+        r = {
+          kind: 'automatic-update',
+          options: { mode: r.options.mode ?? c.automaticUpdatePolicy, scope: r.options.scope ?? c.automaticUpdateScope },
+        };
       }
       return runOperation({ sysroot: this.opts.sysroot, progress, signal }, r);
     })();
@@ -297,11 +308,14 @@ export class DaemonService {
 
   private retire(t: Transaction): void {
     this.lingering.set(t.path, t);
-    setTimeout(() => {
-      this.lingering.delete(t.path);
-      t.unexport();
-      this.touch();
-    }, (this.opts.linger ?? 60) * 1000).unref();
+    setTimeout(
+      () => {
+        this.lingering.delete(t.path);
+        t.unexport();
+        this.touch();
+      },
+      (this.opts.linger ?? 60) * 1000,
+    ).unref();
   }
 
   private cancel(t: Transaction, by: string): void {
@@ -355,4 +369,3 @@ export class DaemonService {
     return this.order.length > 0;
   }
 }
-

@@ -10,7 +10,13 @@ import { log } from '../engine/log';
 import { describeRequest, type OperationRequest, type OperationResult } from '../engine/operations/types';
 import type { Progress } from '../engine/progress';
 import type { BusConnection } from '../dbus/bus';
-import { TRANSACTION_IFACE, TRANSACTION_INTERFACE, TRANSACTION_PATH_PREFIX, type TransactionResult, type TransactionState } from '../dbus/contract';
+import {
+  TRANSACTION_IFACE,
+  TRANSACTION_INTERFACE,
+  TRANSACTION_PATH_PREFIX,
+  type TransactionResult,
+  type TransactionState,
+} from '../dbus/contract';
 import type { ExportedInterface, MethodHandler, ObjectServer } from '../dbus/server';
 
 export interface TransactionDeps {
@@ -122,7 +128,8 @@ export class Transaction {
         this.signal('Message', 's', [text]);
       },
       percent: (text, percent) => this.signal('PercentProgress', 'su', [text, Math.max(0, Math.min(100, Math.round(percent)))]),
-      download: (done, total) => this.signal('DownloadProgress', 'tt', [BigInt(Math.max(0, Math.floor(done))), BigInt(Math.max(0, Math.floor(total)))]),
+      download: (done, total) =>
+        this.signal('DownloadProgress', 'tt', [BigInt(Math.max(0, Math.floor(done))), BigInt(Math.max(0, Math.floor(total)))]),
     };
   }
 
@@ -150,7 +157,11 @@ export class Transaction {
       if (this.abort.signal.aborted && err.code !== 'cancelled') {
         err = new CancelledError(`"${this.title}"`);
       }
-      if (this.timedOut) err = new AptOstreeError('cancelled', `"${this.title}" was cancelled after TransactionTimeout (${timeoutSeconds} s); nothing was deployed`);
+      if (this.timedOut)
+        err = new AptOstreeError(
+          'cancelled',
+          `"${this.title}" was cancelled after TransactionTimeout (${timeoutSeconds} s); nothing was deployed`,
+        );
       this.finish({ success: false, changed: false, summary: err.message, error: err.describe(), code: err.code });
     } finally {
       if (timer) clearTimeout(timer);

@@ -185,7 +185,8 @@ export class BusConnection extends EventEmitter {
       if (!p) return;
       this.pending.delete(m.replySerial!);
       if (p.timer) clearTimeout(p.timer);
-      if (m.type === ERROR) p.reject(new DBusCallError(m.errorName ?? 'org.freedesktop.DBus.Error.Failed', typeof m.body[0] === 'string' ? m.body[0] : ''));
+      if (m.type === ERROR)
+        p.reject(new DBusCallError(m.errorName ?? 'org.freedesktop.DBus.Error.Failed', typeof m.body[0] === 'string' ? m.body[0] : ''));
       else p.resolve(m);
     } else if (m.type === SIGNAL) {
       this.emit('signal', m);
@@ -227,7 +228,12 @@ export class BusConnection extends EventEmitter {
       if (timeout > 0) {
         p.timer = setTimeout(() => {
           this.pending.delete(serial);
-          reject(new DBusCallError('org.freedesktop.DBus.Error.NoReply', `${o.member} on ${o.destination ?? '?'} did not answer within ${timeout / 1000} s`));
+          reject(
+            new DBusCallError(
+              'org.freedesktop.DBus.Error.NoReply',
+              `${o.member} on ${o.destination ?? '?'} did not answer within ${timeout / 1000} s`,
+            ),
+          );
         }, timeout);
       }
       this.pending.set(serial, p);
@@ -251,7 +257,14 @@ export class BusConnection extends EventEmitter {
 
   /** Call a method of the bus itself (org.freedesktop.DBus). */
   busCall(member: string, signature = '', body: unknown[] = []): Promise<DBusMessage> {
-    return this.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member, signature, body });
+    return this.call({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member,
+      signature,
+      body,
+    });
   }
 
   addMatch(rule: string): Promise<DBusMessage> {

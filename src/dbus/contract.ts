@@ -210,11 +210,19 @@ export const METHOD_OPTIONS: Record<string, Record<string, OptSpec>> = {
   DeployCommit: { ...UPGRADE_KEYS },
   Rebase: { ...UPGRADE_KEYS },
   Rollback: { reboot: { type: 'b' } },
-  ModifyKernelArgs: { reboot: { type: 'b' }, 'append-if-missing': { type: 'as' }, 'delete-if-present': { type: 'as' }, set: { type: 'as' } },
+  ModifyKernelArgs: {
+    reboot: { type: 'b' },
+    'append-if-missing': { type: 'as' },
+    'delete-if-present': { type: 'as' },
+    set: { type: 'as' },
+  },
   SetInitramfsState: { reboot: { type: 'b' } },
   Cleanup: {},
   PinDeployment: { unpin: { type: 'b' } },
-  AutomaticUpdateTrigger: { mode: { type: 's', check: oneOf('none', 'check', 'stage') }, scope: { type: 's', check: oneOf('full', 'security') } },
+  AutomaticUpdateTrigger: {
+    mode: { type: 's', check: oneOf('none', 'check', 'stage') },
+    scope: { type: 's', check: oneOf('full', 'security') },
+  },
 };
 
 /** polkit action of each method (prefixed with org.aptostree.dev.). Methods not listed are open to all. */
@@ -295,7 +303,10 @@ function checkPackages(what: string, l: unknown, allowLocal: boolean): string[] 
       continue;
     }
     if (p.length > MAX_NAME || !isPackageName(p)) {
-      throw bad(`"${p.length > 80 ? `${p.slice(0, 80)}...` : p}" is not a valid package name`, 'package names are lower-case letters, digits and + - . (e.g. "libfoo1")');
+      throw bad(
+        `"${p.length > 80 ? `${p.slice(0, 80)}...` : p}" is not a valid package name`,
+        'package names are lower-case letters, digits and + - . (e.g. "libfoo1")',
+      );
     }
   }
   return list;
@@ -336,11 +347,16 @@ export function decodeOptions(method: string, raw: unknown): Map<string, unknown
   for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
     const s = known[key];
     if (s === undefined) {
-      throw bad(`unknown option "${key.length > 64 ? `${key.slice(0, 64)}...` : key}" for ${method}`, `${method} accepts: ${Object.keys(known).sort().join(', ')}`);
+      throw bad(
+        `unknown option "${key.length > 64 ? `${key.slice(0, 64)}...` : key}" for ${method}`,
+        `${method} accepts: ${Object.keys(known).sort().join(', ')}`,
+      );
     }
     const variant = v as Partial<WireVariant> | null;
     if (variant === null || typeof variant !== 'object' || variant.signature !== s.type) {
-      throw bad(`option "${key}" of ${method} must be of type ${s.type}${variant && typeof variant.signature === 'string' ? ` (got ${variant.signature})` : ''}`);
+      throw bad(
+        `option "${key}" of ${method} must be of type ${s.type}${variant && typeof variant.signature === 'string' ? ` (got ${variant.signature})` : ''}`,
+      );
     }
     let value: unknown = variant.value;
     if (s.type === 'as') value = checkList(`option "${key}"`, value);
@@ -384,14 +400,23 @@ export function decodeCall(method: string, args: readonly unknown[]): DecodedCal
       case 'InstallPackages': {
         const packages = checkPackages('packages', args[0], true);
         if (packages.length === 0) throw bad('InstallPackages needs at least one package');
-        return { kind: 'install', packages, options: { ...deployOpts(o), idempotent: flag(o, 'idempotent'), allowInactive: flag(o, 'allow-inactive') } };
+        return {
+          kind: 'install',
+          packages,
+          options: { ...deployOpts(o), idempotent: flag(o, 'idempotent'), allowInactive: flag(o, 'allow-inactive') },
+        };
       }
       case 'RemovePackages': {
         const packages = checkPackages('packages', args[0], false);
         const all = flag(o, 'all');
         if (packages.length === 0 && !all) throw bad('RemovePackages needs at least one package, or the option "all"');
         if (packages.length > 0 && all) throw bad('RemovePackages takes either packages or the option "all", not both');
-        return { kind: 'uninstall', packages, all, options: { ...deployOpts(o), idempotent: flag(o, 'idempotent'), allowInactive: flag(o, 'allow-inactive') } };
+        return {
+          kind: 'uninstall',
+          packages,
+          all,
+          options: { ...deployOpts(o), idempotent: flag(o, 'idempotent'), allowInactive: flag(o, 'allow-inactive') },
+        };
       }
       case 'UpdateOverrides': {
         const remove = checkPackages('remove', args[0], false);
@@ -399,7 +424,10 @@ export function decodeCall(method: string, args: readonly unknown[]): DecodedCal
         const reset = checkPackages('reset', args[2], false);
         const all = flag(o, 'reset-all');
         const kinds = [remove.length > 0, replace.length > 0, reset.length > 0 || all].filter((x) => x).length;
-        if (kinds !== 1) throw bad('UpdateOverrides takes exactly one of: packages to remove, local .deb files to replace with, packages (or "reset-all") to reset');
+        if (kinds !== 1)
+          throw bad(
+            'UpdateOverrides takes exactly one of: packages to remove, local .deb files to replace with, packages (or "reset-all") to reset',
+          );
         if (all && reset.length > 0) throw bad('UpdateOverrides takes either packages to reset or the option "reset-all", not both');
         if (remove.length > 0) return { kind: 'override-remove', packages: remove, options: deployOpts(o) };
         if (replace.length > 0) return { kind: 'override-replace', debs: replace, options: deployOpts(o) };
@@ -429,7 +457,10 @@ export function decodeCall(method: string, args: readonly unknown[]): DecodedCal
           set,
           options: { reboot: flag(o, 'reboot') },
         };
-        if (set === undefined && r.append.length + r.appendIfMissing.length + r.delete.length + r.deleteIfPresent.length + r.replace.length === 0) {
+        if (
+          set === undefined &&
+          r.append.length + r.appendIfMissing.length + r.delete.length + r.deleteIfPresent.length + r.replace.length === 0
+        ) {
           throw bad('ModifyKernelArgs needs at least one change');
         }
         return r;
@@ -441,12 +472,15 @@ export function decodeCall(method: string, args: readonly unknown[]): DecodedCal
       case 'Cleanup': {
         const what = checkList('what', args[0], 32);
         if (what.length === 0) throw bad('Cleanup needs at least one of: pending, rollback, base, repomd');
-        for (const w of what) if (!(CLEANUP_TARGETS as readonly string[]).includes(w)) throw bad(`"${w}" is not something to clean up`, 'one of: pending, rollback, base, repomd');
+        for (const w of what)
+          if (!(CLEANUP_TARGETS as readonly string[]).includes(w))
+            throw bad(`"${w}" is not something to clean up`, 'one of: pending, rollback, base, repomd');
         return { kind: 'cleanup', what: [...new Set(what)] as CleanupTarget[], options: {} };
       }
       case 'PinDeployment': {
         const index = args[0];
-        if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) throw bad('the deployment index must be a non-negative integer');
+        if (typeof index !== 'number' || !Number.isInteger(index) || index < 0)
+          throw bad('the deployment index must be a non-negative integer');
         return { kind: 'pin', index, unpin: flag(o, 'unpin'), options: {} };
       }
       case 'AutomaticUpdateTrigger': {
@@ -482,10 +516,23 @@ export function encodeRequest(req: OperationRequest, opts: { queue?: boolean } =
   const call = (method: string, signature: string, args: unknown[]): EncodedCall => ({ method, signature, args, options: o });
   switch (req.kind) {
     case 'install':
-      putFlags(o, { 'dry-run': req.options.dryRun, 'cache-only': req.options.cacheOnly, reboot: req.options.reboot, idempotent: req.options.idempotent, 'allow-inactive': req.options.allowInactive });
+      putFlags(o, {
+        'dry-run': req.options.dryRun,
+        'cache-only': req.options.cacheOnly,
+        reboot: req.options.reboot,
+        idempotent: req.options.idempotent,
+        'allow-inactive': req.options.allowInactive,
+      });
       return call('InstallPackages', 'asa{sv}', [absolutePackages(req.packages)]);
     case 'uninstall':
-      putFlags(o, { 'dry-run': req.options.dryRun, 'cache-only': req.options.cacheOnly, reboot: req.options.reboot, idempotent: req.options.idempotent, 'allow-inactive': req.options.allowInactive, all: req.all });
+      putFlags(o, {
+        'dry-run': req.options.dryRun,
+        'cache-only': req.options.cacheOnly,
+        reboot: req.options.reboot,
+        idempotent: req.options.idempotent,
+        'allow-inactive': req.options.allowInactive,
+        all: req.all,
+      });
       return call('RemovePackages', 'asa{sv}', [req.packages]);
     case 'override-remove':
     case 'override-replace':
@@ -507,7 +554,15 @@ export function encodeRequest(req: OperationRequest, opts: { queue?: boolean } =
     case 'deploy':
     case 'rebase': {
       const u = req.options;
-      putFlags(o, { 'dry-run': u.dryRun, 'cache-only': u.cacheOnly, reboot: u.reboot, check: u.check, preview: u.preview, 'download-only': u.downloadOnly, 'allow-downgrade': u.allowDowngrade });
+      putFlags(o, {
+        'dry-run': u.dryRun,
+        'cache-only': u.cacheOnly,
+        reboot: u.reboot,
+        check: u.check,
+        preview: u.preview,
+        'download-only': u.downloadOnly,
+        'allow-downgrade': u.allowDowngrade,
+      });
       if (req.kind === 'upgrade') return call('UpgradeSystem', 'a{sv}', []);
       if (req.kind === 'deploy') return call('DeployCommit', 'sa{sv}', [req.revision]);
       return call('Rebase', 'sa{sv}', [req.refspec]);

@@ -164,7 +164,8 @@ export class ObjectServer {
       if (i) for (const p of i.spec.properties) out[p.name] = this.propVariant(i, p.name);
       return { signature: 'a{sv}', body: [out] };
     }
-    if (member === 'Set' && sig === 'ssv') throw new ReplyError('org.freedesktop.DBus.Error.PropertyReadOnly', `property ${String(body[1])} is read-only`);
+    if (member === 'Set' && sig === 'ssv')
+      throw new ReplyError('org.freedesktop.DBus.Error.PropertyReadOnly', `property ${String(body[1])} is read-only`);
     throw new ReplyError(UNKNOWN_METHOD, `no method ${member}(${sig}) on ${PROPS}`);
   }
 

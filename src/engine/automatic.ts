@@ -63,7 +63,10 @@ export function readDaemonKeyFile(explicit?: string): { keyfile?: KeyFile; path:
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { path };
     throw new AptOstreeError('invalid-config', `cannot read ${path}: ${(e as Error).message}`, {
-      hint: (e as NodeJS.ErrnoException).code === 'EACCES' ? 'it must be readable by all (mode 0644): apt-ostree-countme.service reads it as an unprivileged user' : undefined,
+      hint:
+        (e as NodeJS.ErrnoException).code === 'EACCES'
+          ? 'it must be readable by all (mode 0644): apt-ostree-countme.service reads it as an unprivileged user'
+          : undefined,
     });
   }
   return { keyfile: KeyFile.parse(text, path), path };
@@ -93,7 +96,9 @@ export function automaticConfigFrom(
     const v = parsePolicy(p);
     if (v) config.policy = v;
     else {
-      problems.push(`${source}: [Daemon] AutomaticUpdatePolicy=${p} is not one of ${AUTOMATIC_POLICIES.join(', ')}; keeping "${previous.policy}"`);
+      problems.push(
+        `${source}: [Daemon] AutomaticUpdatePolicy=${p} is not one of ${AUTOMATIC_POLICIES.join(', ')}; keeping "${previous.policy}"`,
+      );
       config.policy = previous.policy;
     }
   }
@@ -102,7 +107,9 @@ export function automaticConfigFrom(
     const v = parseScope(s);
     if (v) config.scope = v;
     else {
-      problems.push(`${source}: [Daemon] AutomaticUpdateScope=${s} is not one of ${AUTOMATIC_SCOPES.join(', ')}; keeping "${previous.scope}"`);
+      problems.push(
+        `${source}: [Daemon] AutomaticUpdateScope=${s} is not one of ${AUTOMATIC_SCOPES.join(', ')}; keeping "${previous.scope}"`,
+      );
       config.scope = previous.scope;
     }
   }
@@ -229,7 +236,14 @@ export function automaticStatusJson(s: AutomaticStatus): Record<string, unknown>
       policy: s.policy,
       scope: s.scope,
       'last-run': s.lastRun
-        ? { started: s.lastRun.started, finished: s.lastRun.finished, mode: s.lastRun.mode, scope: s.lastRun.scope, result: s.lastRun.result, message: s.lastRun.message }
+        ? {
+            started: s.lastRun.started,
+            finished: s.lastRun.finished,
+            mode: s.lastRun.mode,
+            scope: s.lastRun.scope,
+            result: s.lastRun.result,
+            message: s.lastRun.message,
+          }
         : null,
     },
     'cached-update': s.availableUpdate
@@ -257,10 +271,17 @@ export function formatAutomaticStatus(s: AutomaticStatus, now: Date = new Date()
   const u = s.availableUpdate;
   if (u) {
     lines.push('AvailableUpdate:');
-    if (u.version) lines.push(`      Version: ${u.version} (${new Date(u.timestamp * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')})`);
+    if (u.version)
+      lines.push(
+        `      Version: ${u.version} (${new Date(u.timestamp * 1000)
+          .toISOString()
+          .replace('T', ' ')
+          .replace(/\.\d+Z$/, 'Z')})`,
+      );
     else lines.push(`    Timestamp: ${new Date(u.timestamp * 1000).toISOString()}`);
     lines.push(`       Commit: ${u.commit}`);
-    if (u.securityFixes.length > 0) lines.push(`     Security: ${u.securityFixes.length} package(s) from security archives: ${u.securityFixes.join(' ')}`);
+    if (u.securityFixes.length > 0)
+      lines.push(`     Security: ${u.securityFixes.length} package(s) from security archives: ${u.securityFixes.join(' ')}`);
     lines.push(`         Diff: ${summarizeDiff(u.diff)}`);
     for (const c of u.diff.upgraded) lines.push(`               ${c.name} ${c.from} -> ${c.to}`);
     for (const c of u.diff.downgraded) lines.push(`               ${c.name} ${c.from} -> ${c.to} (downgrade)`);
@@ -348,7 +369,9 @@ export async function runAutomaticUpdate(
     const securityFixes = securityFixesIn(check.diff ?? emptyDiff(), await securityUpdatesOf(ctx.sysroot, check.commit));
     if (opts.scope === 'security' && securityFixes.length === 0) {
       state.availableUpdate = undefined;
-      const why = check.diff ? 'it carries no security fixes' : 'its package list is unreadable, so it cannot be shown to carry security fixes';
+      const why = check.diff
+        ? 'it carries no security fixes'
+        : 'its package list is unreadable, so it cannot be shown to carry security fixes';
       const msg = `no security update (${label} is available but ${why})`;
       record('not-security', msg);
       return { changed: false, result: 'not-security', summary: `Update ${label} not taken: ${why} (AutomaticUpdateScope=security).` };
@@ -365,7 +388,11 @@ export async function runAutomaticUpdate(
       state.availableUpdate = available;
       const sec = securityFixes.length > 0 ? `, ${securityFixes.length} security fix(es)` : '';
       record('update-available', `update available: ${label} (${summarizeDiff(available.diff)}${sec})`);
-      return { changed: false, result: 'update-available', summary: formatAutomaticStatus({ ...opts, policy: opts.mode, availableUpdate: available }, now()) };
+      return {
+        changed: false,
+        result: 'update-available',
+        summary: formatAutomaticStatus({ ...opts, policy: opts.mode, availableUpdate: available }, now()),
+      };
     }
     const r = await stageUpdate(ctx, {});
     state.availableUpdate = undefined;

@@ -7,15 +7,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { AptOstreeError, CancelledError, usageError } from './errors';
 import type { CleanupTarget, OperationContext, OperationRequest, OperationResult } from './operations/types';
 import { task } from './progress';
-import {
-  aptCacheDir,
-  isValidKarg,
-  loadSysroot,
-  withSysrootLock,
-  writeNewDeployment,
-  type Deployment,
-  type Sysroot,
-} from './sysroot';
+import { aptCacheDir, isValidKarg, loadSysroot, withSysrootLock, writeNewDeployment, type Deployment, type Sysroot } from './sysroot';
 
 type BootConfigRequest = Extract<OperationRequest, { kind: 'rollback' | 'kargs' | 'cleanup' | 'pin' }>;
 
@@ -170,19 +162,18 @@ export function editKargs(current: readonly string[], e: KargEdits): string[] {
   return list;
 }
 
-async function kargs(
-  ctx: OperationContext,
-  s: Sysroot,
-  req: Extract<OperationRequest, { kind: 'kargs' }>,
-): Promise<OperationResult> {
+async function kargs(ctx: OperationContext, s: Sysroot, req: Extract<OperationRequest, { kind: 'kargs' }>): Promise<OperationResult> {
   const d = defaultOf(ctx, s);
   const next = editKargs(d.kargs, req);
   if (next.length === d.kargs.length && next.every((k, i) => k === d.kargs[i])) {
     return { changed: false, summary: 'Kernel arguments unchanged; no deployment made' };
   }
-  if (next.some((k) => keyOf(k) === 'ostree')) throw usageError('the ostree= kernel argument is OSTree\'s own and cannot be set');
+  if (next.some((k) => keyOf(k) === 'ostree')) throw usageError("the ostree= kernel argument is OSTree's own and cannot be set");
   if (!d.origin) {
-    throw new AptOstreeError('invalid-config', `the deployment ${label(d)} has no readable origin file${d.originError ? ` (${d.originError})` : ''}`);
+    throw new AptOstreeError(
+      'invalid-config',
+      `the deployment ${label(d)} has no readable origin file${d.originError ? ` (${d.originError})` : ''}`,
+    );
   }
   const origin = d.origin;
   const csum = await task(ctx.progress, `Deploying ${d.checksum.slice(0, 10)} with new kernel arguments`, () =>
@@ -217,8 +208,11 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
     return d.isDefault;
   });
   const dropped = s.deployments.filter((d) => !keep.includes(d));
-  const pinnedAsked = s.deployments.filter((d) => d.pinned && ((what.includes('rollback') && d === s.rollback) || (what.includes('pending') && isPending(d))));
-  for (const p of pinnedAsked) ctx.progress.message(`Keeping ${label(p)}: it is pinned (unpin it with "apt-ostree pin --unpin ${p.index}")`);
+  const pinnedAsked = s.deployments.filter(
+    (d) => d.pinned && ((what.includes('rollback') && d === s.rollback) || (what.includes('pending') && isPending(d))),
+  );
+  for (const p of pinnedAsked)
+    ctx.progress.message(`Keeping ${label(p)}: it is pinned (unpin it with "apt-ostree pin --unpin ${p.index}")`);
   if (ctx.signal.aborted) throw new CancelledError();
   if (dropped.length > 0) {
     if (keep.length === 0) throw new AptOstreeError('internal', 'refusing to remove every deployment');
@@ -230,7 +224,12 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
   }
   if (what.includes('base')) {
     const { run } = await import('./exec');
-    const refs = (await run('ostree', ['refs', `--repo=${s.repoPath}`, '--list', TEMP_REF_PREFIX.replace(/\/$/, '')], { errorCode: 'ostree', okCodes: [1] })).stdout
+    const refs = (
+      await run('ostree', ['refs', `--repo=${s.repoPath}`, '--list', TEMP_REF_PREFIX.replace(/\/$/, '')], {
+        errorCode: 'ostree',
+        okCodes: [1],
+      })
+    ).stdout
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l !== '');
@@ -260,7 +259,10 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
 async function pin(ctx: OperationContext, s: Sysroot, index: number, unpin: boolean): Promise<OperationResult> {
   const d = s.deployments[index];
   if (!Number.isInteger(index) || !d) {
-    throw usageError(`there is no deployment ${index} (there are ${s.deployments.length}, numbered from 0)`, 'see them with "apt-ostree status"');
+    throw usageError(
+      `there is no deployment ${index} (there are ${s.deployments.length}, numbered from 0)`,
+      'see them with "apt-ostree status"',
+    );
   }
   if (d.pinned === !unpin) return { changed: false, summary: `Deployment ${index} is already ${unpin ? 'unpinned' : 'pinned'}` };
   const admin = await import('./ostree/admin');

@@ -89,7 +89,10 @@ export function daemonConfigFrom(
  * default). A missing file gives the defaults; an unreadable or malformed one
  * keeps `previous` and says why.
  */
-export function loadDaemonConfig(path?: string, previous: Readonly<DaemonConfig> = DEFAULT_DAEMON_CONFIG): { config: DaemonConfig; problems: string[]; path: string } {
+export function loadDaemonConfig(
+  path?: string,
+  previous: Readonly<DaemonConfig> = DEFAULT_DAEMON_CONFIG,
+): { config: DaemonConfig; problems: string[]; path: string } {
   let parsed: { keyfile?: KeyFile; path: string };
   try {
     parsed = readDaemonKeyFile(path);

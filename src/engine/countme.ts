@@ -72,7 +72,10 @@ export function validateEndpoint(url: string, source = 'configuration'): URL {
     throw new AptOstreeError('invalid-config', `${source}: [Countme] Endpoints: "${url}" is not http or https`);
   }
   if (u.username !== '' || u.password !== '') {
-    throw new AptOstreeError('invalid-config', `${source}: [Countme] Endpoints: "${u.host}" carries credentials; they would identify this system`);
+    throw new AptOstreeError(
+      'invalid-config',
+      `${source}: [Countme] Endpoints: "${u.host}" carries credentials; they would identify this system`,
+    );
   }
   return u;
 }
@@ -304,5 +307,7 @@ export async function readOsReleaseFor(sysrootPath: string): Promise<string> {
       }
     }
   }
-  throw new AptOstreeError('not-found', `no os-release file in ${roots.join(', ')}`, { hint: 'the OS tree should ship /usr/lib/os-release' });
+  throw new AptOstreeError('not-found', `no os-release file in ${roots.join(', ')}`, {
+    hint: 'the OS tree should ship /usr/lib/os-release',
+  });
 }

@@ -42,14 +42,11 @@ export class AptOstreeError extends Error {
   }
 }
 
-export const usageError = (message: string, hint?: string): AptOstreeError =>
-  new AptOstreeError('usage', message, { hint });
+export const usageError = (message: string, hint?: string): AptOstreeError => new AptOstreeError('usage', message, { hint });
 
-export const notFound = (message: string, hint?: string): AptOstreeError =>
-  new AptOstreeError('not-found', message, { hint });
+export const notFound = (message: string, hint?: string): AptOstreeError => new AptOstreeError('not-found', message, { hint });
 
-export const notImplemented = (what: string): AptOstreeError =>
-  new AptOstreeError('not-implemented', `${what} is not implemented yet`);
+export const notImplemented = (what: string): AptOstreeError => new AptOstreeError('not-implemented', `${what} is not implemented yet`);
 
 export class CancelledError extends AptOstreeError {
   constructor(what = 'the operation') {

@@ -80,7 +80,11 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         e.code === 'ENOENT'
           ? `${cmd} is not installed (needed for ${opts.what ?? 'this operation'})`
           : `could not run ${cmd}: ${e.message}`;
-      reject(new AptOstreeError(opts.errorCode ?? 'internal', msg, { hint: e.code === 'ENOENT' ? 'run scripts/setup.sh, or install the Debian package that provides it' : undefined }));
+      reject(
+        new AptOstreeError(opts.errorCode ?? 'internal', msg, {
+          hint: e.code === 'ENOENT' ? 'run scripts/setup.sh, or install the Debian package that provides it' : undefined,
+        }),
+      );
     });
     child.on('close', (code, sig) => {
       opts.signal?.removeEventListener('abort', onAbort);

@@ -133,11 +133,7 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
     'requested-packages': [...requested],
     'requested-local-packages': (o?.requestedLocalPackages ?? []).map((r) => r.nva),
     // What the layered commit really has: requested names it records as installed and its base did not have.
-    packages: layered
-      ? installed
-        ? requested.filter((p) => installed.has(p) && !(baseInstalled?.has(p) ?? false))
-        : [...requested]
-      : [],
+    packages: layered ? (installed ? requested.filter((p) => installed.has(p) && !(baseInstalled?.has(p) ?? false)) : [...requested]) : [],
     'requested-base-removals': [...removals],
     'base-removals': layered ? (installed ? removals.filter((p) => !installed.has(p)) : [...removals]) : [],
     'requested-base-local-replacements': [...replacements],
@@ -198,8 +194,8 @@ function isoTime(t: number): string {
 function automaticOfJson(st: StatusJson): AutomaticStatus {
   const a = (st['automatic-updates'] ?? {}) as Record<string, JsonValue>;
   const out: AutomaticStatus = {
-    policy: (parsePolicy(String(a.policy ?? '')) ?? 'none'),
-    scope: (parseScope(String(a.scope ?? '')) ?? 'full'),
+    policy: parsePolicy(String(a.policy ?? '')) ?? 'none',
+    scope: parseScope(String(a.scope ?? '')) ?? 'full',
   };
   const run = a['last-run'];
   if (run && typeof run === 'object' && !Array.isArray(run)) out.lastRun = run as unknown as AutomaticLastRun;
@@ -278,8 +274,10 @@ export function renderStatus(st: StatusJson, opts: RenderOptions = {}): string {
       if (replacements.length) field('LocalReplacedPackages', replacements.join(' '));
       if (requested.length) field(layered ? 'LayeredPackages' : 'RequestedPackages', requested.join(' '));
       if (local.length) field('LocalPackages', local.join(' '));
-      if (d['regenerate-initramfs']) field('Initramfs', d['initramfs-args'].length ? `regenerate (${d['initramfs-args'].join(' ')})` : 'regenerate');
-      if (!layered && (requested.length || local.length || removals.length || replacements.length)) field('Note', 'layering requested, not yet applied');
+      if (d['regenerate-initramfs'])
+        field('Initramfs', d['initramfs-args'].length ? `regenerate (${d['initramfs-args'].join(' ')})` : 'regenerate');
+      if (!layered && (requested.length || local.length || removals.length || replacements.length))
+        field('Note', 'layering requested, not yet applied');
     } else if (d['origin-error']) {
       field('Origin', `unreadable: ${d['origin-error']}`);
     }

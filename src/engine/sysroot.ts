@@ -6,7 +6,18 @@
  * `ostree` command (./ostree/admin.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, ftruncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  ftruncateSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AptOstreeError, CancelledError } from './errors';
@@ -192,7 +203,7 @@ function toDeployment(d: NativeDeployment, repoPath: string): Deployment {
   const baseRaw = own?.metadata[META_BASE_CHECKSUM];
   const isLayered = (layered === 'true' || layered === true) && typeof baseRaw === 'string' && baseRaw !== '';
   const baseChecksum = isLayered ? (baseRaw as string) : d.csum;
-  const base = isLayered ? commitInfoOrUndefined(repoPath, baseChecksum) ?? own : own;
+  const base = isLayered ? (commitInfoOrUndefined(repoPath, baseChecksum) ?? own) : own;
   const v = base?.metadata[META_VERSION];
   return {
     index: d.index,

@@ -20,7 +20,18 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { AptOstreeError } from './errors';
 
-export const VARIANTS = ['extract', 'custom', 'essential', 'apt', 'required', 'minbase', 'buildd', 'important', 'debootstrap', 'standard'] as const;
+export const VARIANTS = [
+  'extract',
+  'custom',
+  'essential',
+  'apt',
+  'required',
+  'minbase',
+  'buildd',
+  'important',
+  'debootstrap',
+  'standard',
+] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface Treefile {
@@ -43,7 +54,18 @@ export interface Treefile {
 
 export const KERNEL_PLACEHOLDER = 'placeholder';
 
-const KEYS = ['ref', 'version', 'suite', 'mirror', 'components', 'variant', 'packages', 'kernel', 'local-packages', 'architecture'] as const;
+const KEYS = [
+  'ref',
+  'version',
+  'suite',
+  'mirror',
+  'components',
+  'variant',
+  'packages',
+  'kernel',
+  'local-packages',
+  'architecture',
+] as const;
 type Key = (typeof KEYS)[number];
 
 /** Read and validate a treefile. */
@@ -54,7 +76,10 @@ export function loadTreefile(path: string): Treefile {
     text = readFileSync(abs, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new AptOstreeError(code === 'ENOENT' ? 'not-found' : 'invalid-config', `cannot read treefile ${abs}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new AptOstreeError(
+      code === 'ENOENT' ? 'not-found' : 'invalid-config',
+      `cannot read treefile ${abs}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
   }
   return parseTreefile(text, abs);
 }
@@ -73,7 +98,9 @@ export function parseTreefile(text: string, file: string): Treefile {
   const doc = YAML.parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const err = (msg: string, offset?: number): AptOstreeError => {
     const where = offset === undefined ? file : `${file}:${lc.linePos(offset).line}`;
-    return new AptOstreeError('invalid-config', `treefile ${where}: ${msg}`, { hint: 'fix the treefile; see the comment in src/engine/treefile.ts for its fields' });
+    return new AptOstreeError('invalid-config', `treefile ${where}: ${msg}`, {
+      hint: 'fix the treefile; see the comment in src/engine/treefile.ts for its fields',
+    });
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0];

@@ -44,7 +44,12 @@ const cli = (args: string[]) => runCliAsync(['--sysroot', s.path, ...args], { en
 interface StatusJson {
   deployments: { version: string | null; checksum: string }[];
   'automatic-updates': { policy: string; scope: string; 'last-run': { result: string; message: string; mode: string } | null };
-  'cached-update': { version: string; checksum: string; 'security-fixes': string[]; diff: { upgraded: { name: string; from: string; to: string }[] } } | null;
+  'cached-update': {
+    version: string;
+    checksum: string;
+    'security-fixes': string[];
+    diff: { upgraded: { name: string; from: string; to: string }[] };
+  } | null;
 }
 
 async function statusJson(): Promise<StatusJson> {
@@ -75,8 +80,15 @@ after(async () => {
 test('config: policy and scope; unknown values name key and value and keep the previous setting', () => {
   const kf = (t: string): KeyFile => KeyFile.parse(t);
   assert.deepEqual(automaticConfigFrom(undefined).config, { policy: 'none', scope: 'full' });
-  assert.deepEqual(automaticConfigFrom(kf('[Daemon]\nAutomaticUpdatePolicy=stage\nAutomaticUpdateScope=security\n')).config, { policy: 'stage', scope: 'security' });
-  const bad = automaticConfigFrom(kf('[Daemon]\nAutomaticUpdatePolicy=sometimes\nAutomaticUpdateScope=most\n'), { policy: 'check', scope: 'security' }, '/etc/x.conf');
+  assert.deepEqual(automaticConfigFrom(kf('[Daemon]\nAutomaticUpdatePolicy=stage\nAutomaticUpdateScope=security\n')).config, {
+    policy: 'stage',
+    scope: 'security',
+  });
+  const bad = automaticConfigFrom(
+    kf('[Daemon]\nAutomaticUpdatePolicy=sometimes\nAutomaticUpdateScope=most\n'),
+    { policy: 'check', scope: 'security' },
+    '/etc/x.conf',
+  );
   assert.deepEqual(bad.config, { policy: 'check', scope: 'security' });
   assert.deepEqual(bad.problems, [
     '/etc/x.conf: [Daemon] AutomaticUpdatePolicy=sometimes is not one of none, check, stage; keeping "check"',
@@ -140,7 +152,10 @@ test('check: finds the newer base and remembers it; status shows AvailableUpdate
   assert.equal(after['automatic-updates']['last-run']?.result, 'update-available');
   const text = (await cli(['status'])).stdout;
   assert.match(text, /^AutomaticUpdates: check; last run \d+s ago: update available: version 12\.2 \(1 upgraded\)$/m);
-  assert.match(text, /^AvailableUpdate:\n {6}Version: 12\.2 \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)\n {7}Commit: [0-9a-f]{64}\n {9}Diff: 1 upgraded\n {15}bash 5\.2\.15-2\+b2 -> 5\.2\.15-2\+b7$/m);
+  assert.match(
+    text,
+    /^AvailableUpdate:\n {6}Version: 12\.2 \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)\n {7}Commit: [0-9a-f]{64}\n {9}Diff: 1 upgraded\n {15}bash 5\.2\.15-2\+b2 -> 5\.2\.15-2\+b7$/m,
+  );
 });
 
 test('stage: downloads and deploys the newer base; status after shows it as default, no AvailableUpdate', async () => {
@@ -153,7 +168,10 @@ test('stage: downloads and deploys the newer base; status after shows it as defa
   assert.equal(st.deployments[1]!.version, '12.1');
   assert.equal(st['cached-update'], null);
   assert.equal(st['automatic-updates']['last-run']?.result, 'staged');
-  assert.match((await cli(['status'])).stdout, /^AutomaticUpdates: stage; last run \d+s ago: staged version 12\.2 \(1 upgraded\); ready at the next boot$/m);
+  assert.match(
+    (await cli(['status'])).stdout,
+    /^AutomaticUpdates: stage; last run \d+s ago: staged version 12\.2 \(1 upgraded\); ready at the next boot$/m,
+  );
   // Again: nothing newer, nothing done.
   const again = await cli(['automatic-update', '--trigger']);
   assert.equal(again.code, 0, again.stderr);
@@ -162,7 +180,10 @@ test('stage: downloads and deploys the newer base; status after shows it as defa
 
 test('security scope: a base without security fixes is not taken, one with them is', async () => {
   // 12.3 lists libssl3 as from a security archive, but at the version the deployed base already has.
-  s.commit('12.3', { repo: archive, metadata: meta([['bash', '5.2.15-2+b7', 'amd64'], BASE1[1]!, ['tzdata', '2024b-0+deb12u1', 'all']], ['libssl3']) });
+  s.commit('12.3', {
+    repo: archive,
+    metadata: meta([['bash', '5.2.15-2+b7', 'amd64'], BASE1[1]!, ['tzdata', '2024b-0+deb12u1', 'all']], ['libssl3']),
+  });
   setPolicy('check', 'security');
   let r = await cli(['automatic-update', '--trigger']);
   assert.equal(r.code, 0, r.stderr);
@@ -179,7 +200,17 @@ test('security scope: a base without security fixes is not taken, one with them 
   assert.match((await cli(['status'])).stdout, /^AutomaticUpdates: stage \(security only\); last run .*no security update/m);
 
   // 12.4 upgrades libssl3 from the security archive.
-  s.commit('12.4', { repo: archive, metadata: meta([['bash', '5.2.15-2+b7', 'amd64'], ['libssl3', '3.0.13-1~deb12u1', 'amd64'], ['tzdata', '2024b-0+deb12u1', 'all']], ['libssl3']) });
+  s.commit('12.4', {
+    repo: archive,
+    metadata: meta(
+      [
+        ['bash', '5.2.15-2+b7', 'amd64'],
+        ['libssl3', '3.0.13-1~deb12u1', 'amd64'],
+        ['tzdata', '2024b-0+deb12u1', 'all'],
+      ],
+      ['libssl3'],
+    ),
+  });
   setPolicy('check', 'security');
   r = await cli(['automatic-update', '--trigger']);
   assert.equal(r.code, 0, r.stderr);

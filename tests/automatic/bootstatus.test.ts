@@ -32,17 +32,28 @@ test('booted into the default deployment: notice with checksum, version, origin,
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '');
   const lines = r.stderr.trimEnd().split('\n');
-  assert.match(lines[0]!, new RegExp(`^<5>Booted deployment ${second.replace('.', '\\.')} \\(stateroot debian, version 12\\.2\\): the default deployment$`));
+  assert.match(
+    lines[0]!,
+    new RegExp(`^<5>Booted deployment ${second.replace('.', '\\.')} \\(stateroot debian, version 12\\.2\\): the default deployment$`),
+  );
   assert.ok(lines.includes('<6>Origin: debian:debian/12/x86_64/test'), r.stderr);
   assert.ok(lines.includes('<6>Layered packages: none'), r.stderr);
-  assert.ok(lines.every((l) => /^<[3-7]>/.test(l)), 'every line has a journal priority prefix');
+  assert.ok(
+    lines.every((l) => /^<[3-7]>/.test(l)),
+    'every line has a journal priority prefix',
+  );
 });
 
 test('booted into the older deployment: a warning that says rollback, with its layered packages', () => {
   const r = runCli(['--sysroot', s.path, 'bootstatus'], { env: journalEnv(first) });
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stderr.trimEnd().split('\n');
-  assert.match(lines[0]!, new RegExp(`^<4>Booted deployment ${first.replace('.', '\\.')} \\(stateroot debian, version 12\\.1\\): a ROLLBACK, not the default deployment$`));
+  assert.match(
+    lines[0]!,
+    new RegExp(
+      `^<4>Booted deployment ${first.replace('.', '\\.')} \\(stateroot debian, version 12\\.1\\): a ROLLBACK, not the default deployment$`,
+    ),
+  );
   assert.match(r.stderr, new RegExp(`<4>The default deployment is ${second.replace('.', '\\.')} \\(version 12\\.2\\)`));
   assert.ok(lines.includes('<6>Layered packages: htop curl'), r.stderr);
   const json = JSON.parse(runCli(['--sysroot', s.path, 'bootstatus', '--json'], { env: journalEnv(first) }).stdout) as {

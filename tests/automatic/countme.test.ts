@@ -69,7 +69,10 @@ test('windows are 7 days starting on Mondays; age buckets step at 2, 5 and 25 wi
   assert.equal(windowIndex(days(6.5)), windowIndex(T0));
   assert.equal(windowIndex(days(7)), windowIndex(T0) + 1);
   assert.equal(windowIndex(new Date('2025-03-02T23:59:59Z')), windowIndex(T0) - 1);
-  assert.deepEqual([0, 1, 2, 4, 5, 24, 25, 400].map((w) => ageBucket(100, 100 + w)), [1, 1, 2, 2, 3, 3, 4, 4]);
+  assert.deepEqual(
+    [0, 1, 2, 4, 5, 24, 25, 400].map((w) => ageBucket(100, 100 + w)),
+    [1, 1, 2, 2, 3, 3, 4, 4],
+  );
 });
 
 test('the OS version is ID and VERSION_ID, stripped of anything that is not a version character', () => {
@@ -90,13 +93,19 @@ test('config: [Countme] Enabled and Endpoints; a bad endpoint is an error naming
 test('one request in a window, none again in it, one in the next; the age bucket grows', async () => {
   const stateDir = join(dir, 'windows');
   const r1 = await runCountme({ config: cfg(), osRelease: OS_RELEASE, stateDir, now: () => T0 });
-  assert.deepEqual(r1.outcomes.map((o) => o.result), ['sent']);
+  assert.deepEqual(
+    r1.outcomes.map((o) => o.result),
+    ['sent'],
+  );
   assert.equal(seen.length, 1);
   assert.equal(seen[0]!.line, 'GET /metalink?repo=debian-12&countme=1 HTTP/1.1');
 
   for (const d of [0.1, 3, 6.5]) {
     const r = await runCountme({ config: cfg(), osRelease: OS_RELEASE, stateDir, now: () => days(d) });
-    assert.deepEqual(r.outcomes.map((o) => o.result), ['skipped']);
+    assert.deepEqual(
+      r.outcomes.map((o) => o.result),
+      ['skipped'],
+    );
   }
   assert.equal(seen.length, 1, 'nothing more in the same window');
 
@@ -162,13 +171,23 @@ test('an unreachable endpoint is logged and retried at the next run; the other e
   const failing = `http://127.0.0.1:${port}/fail`;
   const config = cfg({ endpoints: [dead, failing, endpoint()] });
   const r1 = await runCountme({ config, osRelease: OS_RELEASE, stateDir, now: () => T0 });
-  assert.deepEqual(r1.outcomes.map((o) => o.result), ['failed', 'failed', 'sent']);
+  assert.deepEqual(
+    r1.outcomes.map((o) => o.result),
+    ['failed', 'failed', 'sent'],
+  );
   assert.match(JSON.stringify(r1.outcomes[0]), /ECONNREFUSED/);
   assert.match(JSON.stringify(r1.outcomes[1]), /HTTP 503/);
   seen = [];
   const r2 = await runCountme({ config, osRelease: OS_RELEASE, stateDir, now: () => days(1) });
-  assert.deepEqual(r2.outcomes.map((o) => o.result), ['failed', 'failed', 'skipped']);
-  assert.deepEqual(seen.map((x) => x.line), ['GET /fail?countme=1 HTTP/1.1'], 'the failed one is tried again, the counted one not');
+  assert.deepEqual(
+    r2.outcomes.map((o) => o.result),
+    ['failed', 'failed', 'skipped'],
+  );
+  assert.deepEqual(
+    seen.map((x) => x.line),
+    ['GET /fail?countme=1 HTTP/1.1'],
+    'the failed one is tried again, the counted one not',
+  );
 });
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -47,7 +47,11 @@ function setConfig(policy: string, scope = 'full'): void {
 
 /** The CLI as root, through the daemon (no APT_OSTREE_CONFIG: what status shows comes from the daemon). */
 async function cli(args: string[], user?: TestUser): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await runCliOnBus(tb, ['--sysroot', s.path, ...args], { user, env: { APT_OSTREE_CONFIG: join(tb.dir, 'no-such.conf') }, timeoutMs: 120000 });
+  const r = await runCliOnBus(tb, ['--sysroot', s.path, ...args], {
+    user,
+    env: { APT_OSTREE_CONFIG: join(tb.dir, 'no-such.conf') },
+    timeoutMs: 120000,
+  });
   assert.doesNotMatch(r.stderr, /running in-process/, 'the command went through the daemon');
   return r;
 }
@@ -65,7 +69,14 @@ async function statusJson(): Promise<StatusJson> {
 }
 
 async function prop(name: string): Promise<string> {
-  const r = await watcher.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [DAEMON_IFACE, name] });
+  const r = await watcher.call({
+    destination: BUS_NAME,
+    path: OBJECT_PATH,
+    interface: 'org.freedesktop.DBus.Properties',
+    member: 'Get',
+    signature: 'ss',
+    body: [DAEMON_IFACE, name],
+  });
   return String((r.body[0] as { value: unknown }).value);
 }
 
@@ -102,9 +113,12 @@ describe('automatic updates through apt-ostreed', { timeout: 5 * 60 * 1000 }, ()
     setConfig('check');
     daemon = await tb.startDaemon(s.path, { config: conf });
     watcher = await tb.connect();
-    await watcher.addMatch(`type='signal',sender='${BUS_NAME}',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='${OBJECT_PATH}'`);
+    await watcher.addMatch(
+      `type='signal',sender='${BUS_NAME}',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='${OBJECT_PATH}'`,
+    );
     watcher.on('signal', (m: DBusMessage) => {
-      if (m.member === 'PropertiesChanged' && m.path === OBJECT_PATH && m.body[0] === DAEMON_IFACE) changes.push(m.body[1] as Record<string, unknown>);
+      if (m.member === 'PropertiesChanged' && m.path === OBJECT_PATH && m.body[0] === DAEMON_IFACE)
+        changes.push(m.body[1] as Record<string, unknown>);
     });
   });
 
@@ -121,7 +135,11 @@ describe('automatic updates through apt-ostreed', { timeout: 5 * 60 * 1000 }, ()
     assert.equal(await prop('AutomaticUpdateLastRun'), '');
     const text = await cli(['status']);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /^AutomaticUpdates: check; not run yet$/m, 'the policy comes from the daemon (the CLI has no configuration file)');
+    assert.match(
+      text.stdout,
+      /^AutomaticUpdates: check; not run yet$/m,
+      'the policy comes from the daemon (the CLI has no configuration file)',
+    );
     assert.doesNotMatch(text.stdout, /AvailableUpdate/);
   });
 
@@ -146,7 +164,10 @@ describe('automatic updates through apt-ostreed', { timeout: 5 * 60 * 1000 }, ()
     assert.equal(st['automatic-updates']['last-run']?.mode, 'check');
     const text = (await cli(['status'])).stdout;
     assert.match(text, /^AutomaticUpdates: check; last run \d+s ago: update available: version 12\.2 \(1 upgraded\)$/m);
-    assert.match(text, /^AvailableUpdate:\n {6}Version: 12\.2 \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)\n {7}Commit: [0-9a-f]{64}\n {9}Diff: 1 upgraded\n {15}bash 5\.2\.15-2\+b2 -> 5\.2\.15-2\+b7$/m);
+    assert.match(
+      text,
+      /^AvailableUpdate:\n {6}Version: 12\.2 \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)\n {7}Commit: [0-9a-f]{64}\n {9}Diff: 1 upgraded\n {15}bash 5\.2\.15-2\+b2 -> 5\.2\.15-2\+b7$/m,
+    );
 
     // The last run is a property, announced when it changes.
     await changed('AutomaticUpdateLastRun', (v) => v.includes('update-available'));
@@ -194,7 +215,10 @@ describe('automatic updates through apt-ostreed', { timeout: 5 * 60 * 1000 }, ()
     assert.equal(st.deployments[1]!.version, '12.1');
     assert.equal(st['cached-update'], null);
     assert.equal(st['automatic-updates']['last-run']?.result, 'staged');
-    assert.match((await cli(['status'])).stdout, /^AutomaticUpdates: stage; last run \d+s ago: staged version 12\.2 \(1 upgraded\); ready at the next boot$/m);
+    assert.match(
+      (await cli(['status'])).stdout,
+      /^AutomaticUpdates: stage; last run \d+s ago: staged version 12\.2 \(1 upgraded\); ready at the next boot$/m,
+    );
     await changed('AutomaticUpdateLastRun', (v) => v.includes('"staged"'));
   });
 
@@ -202,7 +226,11 @@ describe('automatic updates through apt-ostreed', { timeout: 5 * 60 * 1000 }, ()
     const denied = await cli(['automatic-update', '--trigger'], users.plain);
     assert.equal(denied.code, 1, denied.stdout);
     assert.match(denied.stderr, /not authorized for org\.aptostree\.dev\.upgrade-system/);
-    const raw = gdbus(tb, ['call', '--system', '--dest', BUS_NAME, '--object-path', OBJECT_PATH, '--method', `${DAEMON_IFACE}.AutomaticUpdateTrigger`, '{}'], users.plain);
+    const raw = gdbus(
+      tb,
+      ['call', '--system', '--dest', BUS_NAME, '--object-path', OBJECT_PATH, '--method', `${DAEMON_IFACE}.AutomaticUpdateTrigger`, '{}'],
+      users.plain,
+    );
     assert.notEqual(raw.code, 0);
     assert.match(raw.stderr, /org\.freedesktop\.DBus\.Error\.AccessDenied/);
     const reload = await cli(['reload'], users.plain);
@@ -210,11 +238,30 @@ describe('automatic updates through apt-ostreed', { timeout: 5 * 60 * 1000 }, ()
     assert.match(reload.stderr, /not authorized for org\.aptostree\.dev\.reload-daemon/);
 
     const get = (name: string): string =>
-      gdbus(tb, ['call', '--system', '--dest', BUS_NAME, '--object-path', OBJECT_PATH, '--method', 'org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, name], users.plain).stdout;
+      gdbus(
+        tb,
+        [
+          'call',
+          '--system',
+          '--dest',
+          BUS_NAME,
+          '--object-path',
+          OBJECT_PATH,
+          '--method',
+          'org.freedesktop.DBus.Properties.Get',
+          DAEMON_IFACE,
+          name,
+        ],
+        users.plain,
+      ).stdout;
     assert.match(get('AutomaticUpdatePolicy'), /<'stage'>/);
     assert.match(get('AutomaticUpdateScope'), /<'full'>/);
     assert.match(get('AutomaticUpdateLastRun'), /"result":"staged"/);
-    const st = gdbus(tb, ['call', '--system', '--dest', BUS_NAME, '--object-path', OBJECT_PATH, '--method', `${DAEMON_IFACE}.GetStatus`], users.plain);
+    const st = gdbus(
+      tb,
+      ['call', '--system', '--dest', BUS_NAME, '--object-path', OBJECT_PATH, '--method', `${DAEMON_IFACE}.GetStatus`],
+      users.plain,
+    );
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stdout, /"automatic-updates":\{"policy":"stage","scope":"full","last-run":\{/);
     assert.equal((await statusJson()).deployments.length, 2, 'nothing changed');
@@ -223,7 +270,17 @@ describe('automatic updates through apt-ostreed', { timeout: 5 * 60 * 1000 }, ()
   it('policy none: the trigger answers (false, "/") and makes no transaction', async () => {
     setConfig('none');
     assert.equal((await cli(['reload'])).code, 0);
-    const raw = gdbus(tb, ['call', '--system', '--dest', BUS_NAME, '--object-path', OBJECT_PATH, '--method', `${DAEMON_IFACE}.AutomaticUpdateTrigger`, '{}']);
+    const raw = gdbus(tb, [
+      'call',
+      '--system',
+      '--dest',
+      BUS_NAME,
+      '--object-path',
+      OBJECT_PATH,
+      '--method',
+      `${DAEMON_IFACE}.AutomaticUpdateTrigger`,
+      '{}',
+    ]);
     assert.equal(raw.code, 0, raw.stderr);
     assert.equal(raw.stdout.trim(), "(false, objectpath '/')");
     const r = await cli(['automatic-update', '--trigger']);

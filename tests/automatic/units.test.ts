@@ -48,7 +48,10 @@ function verify(paths: string[]): { code: number; out: string } {
 }
 
 test('install-daemon.sh installs all five units', () => {
-  assert.deepEqual(UNITS.filter((u) => !unitPath.has(u)), []);
+  assert.deepEqual(
+    UNITS.filter((u) => !unitPath.has(u)),
+    [],
+  );
 });
 
 test('systemd-analyze verify accepts them (with their ExecStart binaries installed)', () => {
@@ -64,7 +67,13 @@ test('systemd-analyze verify accepts them (with their ExecStart binaries install
 test('verify is not a rubber stamp: a broken copy is refused', () => {
   mkdirSync(join(dest, 'etc/systemd/system'), { recursive: true });
   const bad = join(dest, 'etc/systemd/system/apt-ostree-broken.service');
-  writeFileSync(bad, readFileSync(join(dest, unitPath.get('apt-ostree-countme.service')!), 'utf8').replace('ExecStart=/usr/bin/apt-ostree', 'ExecStart=/usr/bin/apt-ostree-missing'));
+  writeFileSync(
+    bad,
+    readFileSync(join(dest, unitPath.get('apt-ostree-countme.service')!), 'utf8').replace(
+      'ExecStart=/usr/bin/apt-ostree',
+      'ExecStart=/usr/bin/apt-ostree-missing',
+    ),
+  );
   const r = verify([bad]);
   assert.notEqual(r.code, 0);
   assert.match(r.out, /apt-ostree-missing/);
@@ -86,7 +95,11 @@ test('timers: automatic daily, countme weekly; both randomized and persistent', 
 test('services are hardened; countme runs as a dynamic user with its state under /var/lib/apt-ostree', () => {
   for (const u of UNITS.filter((x) => x.endsWith('.service'))) {
     const k = unit(u);
-    for (const [key, value] of [['ProtectHome', 'yes'], ['PrivateTmp', 'yes'], ['NoNewPrivileges', 'yes']]) {
+    for (const [key, value] of [
+      ['ProtectHome', 'yes'],
+      ['PrivateTmp', 'yes'],
+      ['NoNewPrivileges', 'yes'],
+    ]) {
       assert.equal(k.getString('Service', key!), value, `${u}: ${key}`);
     }
     assert.equal(k.getString('Unit', 'ConditionPathExists'), '/run/ostree-booted', `${u} only on an OSTree system`);

@@ -37,7 +37,10 @@ describe('compose image', () => {
     repo = join(dir, 'repo');
     commitMiniTree(repo, '1.0');
     // A tree with no kernel at all, and one with the placeholder of "kernel: placeholder".
-    for (const [ref, placeholder] of [[NOKERNEL_REF, false], [PLACEHOLDER_REF, true]] as const) {
+    for (const [ref, placeholder] of [
+      [NOKERNEL_REF, false],
+      [PLACEHOLDER_REF, true],
+    ] as const) {
       const tree = join(dir, `tree-${placeholder}`);
       mkdirSync(join(tree, 'usr', 'etc'), { recursive: true });
       writeFileSync(join(tree, 'usr', 'etc', 'hostname'), 'x\n');
@@ -68,7 +71,10 @@ describe('compose image', () => {
     assert.ok(statSync(out).size >= 1024 ** 3, 'the default size leaves room for updates');
     const uuid = /^Filesystem UUID:\s+(\S+)/m.exec(sh('dumpe2fs', ['-h', out]))?.[1];
     assert.ok(uuid, 'an ext4 filesystem with a UUID');
-    const entries = debugfs(out, 'ls -p /boot/loader/entries').split('\n').map((l) => l.split('/')[5]).filter((n) => n?.endsWith('.conf'));
+    const entries = debugfs(out, 'ls -p /boot/loader/entries')
+      .split('\n')
+      .map((l) => l.split('/')[5])
+      .filter((n) => n?.endsWith('.conf'));
     assert.equal(entries.length, 1);
     const entry = debugfs(out, `cat /boot/loader/entries/${entries[0]}`);
     const options = /^options (.*)$/m.exec(entry)?.[1] ?? '';
@@ -101,7 +107,10 @@ describe('compose image', () => {
     assertClean(['disk.img', 'exists.img']);
   });
 
-  for (const [what, ref] of [['no kernel', NOKERNEL_REF], ['only the placeholder kernel', PLACEHOLDER_REF]] as const) {
+  for (const [what, ref] of [
+    ['no kernel', NOKERNEL_REF],
+    ['only the placeholder kernel', PLACEHOLDER_REF],
+  ] as const) {
     it(`refuses a ref with ${what}`, () => {
       const out = join(dir, 'nokernel.img');
       const r = runCli(['compose', 'image', '--repo', repo, '--ref', ref, out]);
@@ -120,7 +129,10 @@ describe('compose image', () => {
     const out = join(dir, 'small.img');
     const r = runCli(['compose', 'image', '--repo', repo, '--ref', MINI_REF, '--size', '20M', out]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /--size 20 MiB is too small for debian\/12\/x86_64\/mini: the deployed sysroot takes .*, the image needs at least/);
+    assert.match(
+      r.stderr,
+      /--size 20 MiB is too small for debian\/12\/x86_64\/mini: the deployed sysroot takes .*, the image needs at least/,
+    );
     assert.match(r.stderr, /hint: give --size/);
     assert.ok(!existsSync(out) && !existsSync(`${out}.tmp`));
     assertClean(['disk.img', 'exists.img']);

@@ -38,7 +38,10 @@ test('convertVarToTmpfiles: d, L, f, C entries; declared paths left alone; /var 
   assert.match(conf, /^d \/var\/cache\/apt 0755 _apt nogroup - -$/m);
   assert.match(conf, /^L \/var\/run - - - - \/run$/m);
   assert.match(conf, /^f \/var\/lib\/foo\/empty 0644 root root - -$/m);
-  assert.match(conf, /^C \/var\/lib\/foo\/state\\x20with\\x20space - - - - \/usr\/share\/factory\/var\/lib\/foo\/state\\x20with\\x20space$/m);
+  assert.match(
+    conf,
+    /^C \/var\/lib\/foo\/state\\x20with\\x20space - - - - \/usr\/share\/factory\/var\/lib\/foo\/state\\x20with\\x20space$/m,
+  );
   assert.doesNotMatch(conf, /\/var\/log /, 'declared by another snippet');
   assert.equal(readFileSync(join(root, 'usr/share/factory/var/lib/foo/state with space'), 'utf8'), 'content\n');
   assert.deepEqual(readdirSync(join(root, 'var')), []);

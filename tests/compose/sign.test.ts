@@ -40,7 +40,18 @@ before(async () => {
   scratch = tmpdir('compose-sign');
   gnupg = join(scratch, 'gnupg');
   mkdirSync(gnupg, { mode: 0o700 });
-  sh('gpg', ['--homedir', gnupg, '--batch', '--passphrase', '', '--quick-gen-key', 'apt-ostree test <test@localhost>', 'rsa2048', 'sign', 'never']);
+  sh('gpg', [
+    '--homedir',
+    gnupg,
+    '--batch',
+    '--passphrase',
+    '',
+    '--quick-gen-key',
+    'apt-ostree test <test@localhost>',
+    'rsa2048',
+    'sign',
+    'never',
+  ]);
   const cols = sh('gpg', ['--homedir', gnupg, '--batch', '--with-colons', '--list-secret-keys']);
   keyId = /^fpr:+([0-9A-F]{40}):/m.exec(cols)?.[1] ?? '';
   assert.ok(keyId !== '', 'a GPG key');
@@ -69,7 +80,10 @@ test('the local .deb is installed in the tree', async () => {
   assert.equal(await revParse(repo, `${head}^`), base.checksum, 'on top of the previous commit');
   assert.equal(sh('ostree', ['cat', `--repo=${repo}`, head, '/usr/share/aot-local-fixture/hello.txt']), 'from a local .deb\n');
   const pkgs = await readPackages(repo, head);
-  assert.deepEqual(pkgs.find((p) => p.name === 'aot-local-fixture'), { name: 'aot-local-fixture', version: '1.0', arch: 'all' });
+  assert.deepEqual(
+    pkgs.find((p) => p.name === 'aot-local-fixture'),
+    { name: 'aot-local-fixture', version: '1.0', arch: 'all' },
+  );
 });
 
 test('no version in the treefile: date-based YYYYMMDD.N', async () => {
@@ -88,7 +102,16 @@ test('signed commit and summary: a remote that requires signatures accepts them'
   assert.ok(existsSync(join(repo, 'summary.sig')), 'signed summary');
   const client = join(scratch, 'client');
   sh('ostree', ['init', `--repo=${client}`, '--mode=bare-user']);
-  sh('ostree', ['remote', 'add', `--repo=${client}`, `--gpg-import=${join(scratch, 'pub.asc')}`, '--set=gpg-verify-summary=true', 'origin', `file://${repo}`, base.ref]);
+  sh('ostree', [
+    'remote',
+    'add',
+    `--repo=${client}`,
+    `--gpg-import=${join(scratch, 'pub.asc')}`,
+    '--set=gpg-verify-summary=true',
+    'origin',
+    `file://${repo}`,
+    base.ref,
+  ]);
   sh('ostree', ['pull', `--repo=${client}`, '--commit-metadata-only', 'origin', base.ref]);
   assert.equal(sh('ostree', ['rev-parse', `--repo=${client}`, `origin:${base.ref}`]).trim(), head);
   // without the key, the same pull is refused

@@ -51,7 +51,13 @@ test('the tree is laid out for OSTree', () => {
   assert.throws(() => ls('/etc'), /No such file/);
   // /var, /boot, /run, /tmp, /dev are empty
   for (const d of ['/var', '/boot', '/run', '/tmp', '/dev']) {
-    assert.equal(sh('ostree', ['ls', `--repo=${base.repo}`, base.checksum, d]).trim().split('\n').length, 1, `${d} is empty`);
+    assert.equal(
+      sh('ostree', ['ls', `--repo=${base.repo}`, base.checksum, d])
+        .trim()
+        .split('\n').length,
+      1,
+      `${d} is empty`,
+    );
   }
   // the dpkg database and the debconf cache are in /usr
   assert.match(ls('/usr/share/dpkg/database/status'), /status$/);
@@ -60,7 +66,10 @@ test('the tree is laid out for OSTree', () => {
   // the placeholder kernel
   assert.match(ls('/usr/lib/modules/0.0.0-placeholder/vmlinuz'), /vmlinuz$/);
   assert.match(ls('/usr/lib/modules/0.0.0-placeholder/initramfs.img'), /initramfs\.img$/);
-  assert.match(sh('ostree', ['cat', `--repo=${base.repo}`, base.checksum, '/usr/lib/modules/0.0.0-placeholder/vmlinuz']), /placeholder kernel/);
+  assert.match(
+    sh('ostree', ['cat', `--repo=${base.repo}`, base.checksum, '/usr/lib/modules/0.0.0-placeholder/vmlinuz']),
+    /placeholder kernel/,
+  );
   // no daemon start blocker left behind
   assert.throws(() => ls('/usr/sbin/policy-rc.d'), /No such file/);
 });
@@ -159,13 +168,31 @@ test('bad input: clear errors, nothing written', () => {
   const repo = join(scratch, 'bad-repo');
   const cases: Array<{ tf: string; repo?: string; err: RegExp }> = [
     { tf: treefile('nosuite.yaml', 'ref: a/b\nkernel: placeholder\n'), err: /nosuite\.yaml: missing required field "suite"/ },
-    { tf: treefile('badtype.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\npackages: 7\n'), err: /badtype\.yaml:4: field "packages" must be a list of strings, not a number/ },
-    { tf: treefile('unknown.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\nvarient: minbase\n'), err: /unknown\.yaml:4: unknown field "varient"/ },
+    {
+      tf: treefile('badtype.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\npackages: 7\n'),
+      err: /badtype\.yaml:4: field "packages" must be a list of strings, not a number/,
+    },
+    {
+      tf: treefile('unknown.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\nvarient: minbase\n'),
+      err: /unknown\.yaml:4: unknown field "varient"/,
+    },
     { tf: join(scratch, 'absent.yaml'), err: /cannot read treefile .*absent\.yaml: no such file/ },
-    { tf: treefile('nomirror.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\nmirror: http://127.0.0.1:9/debian\n'), err: /cannot fetch suite "bookworm" from mirror http:\/\/127\.0\.0\.1:9\/debian/ },
-    { tf: treefile('nodir.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\nmirror: file:///nonexistent/debian\n'), err: /cannot fetch suite "bookworm" from mirror file:\/\/\/nonexistent\/debian/ },
-    { tf: treefile('nosuch.yaml', 'ref: a/b\nsuite: no-such-suite-xyz\nkernel: placeholder\n'), err: /cannot fetch suite "no-such-suite-xyz"/ },
-    { tf: treefile('nodeb.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\nlocal-packages: [missing_1.0_all.deb]\n'), err: /local-packages.*missing_1\.0_all\.deb does not exist/ },
+    {
+      tf: treefile('nomirror.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\nmirror: http://127.0.0.1:9/debian\n'),
+      err: /cannot fetch suite "bookworm" from mirror http:\/\/127\.0\.0\.1:9\/debian/,
+    },
+    {
+      tf: treefile('nodir.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\nmirror: file:///nonexistent/debian\n'),
+      err: /cannot fetch suite "bookworm" from mirror file:\/\/\/nonexistent\/debian/,
+    },
+    {
+      tf: treefile('nosuch.yaml', 'ref: a/b\nsuite: no-such-suite-xyz\nkernel: placeholder\n'),
+      err: /cannot fetch suite "no-such-suite-xyz"/,
+    },
+    {
+      tf: treefile('nodeb.yaml', 'ref: a/b\nsuite: bookworm\nkernel: placeholder\nlocal-packages: [missing_1.0_all.deb]\n'),
+      err: /local-packages.*missing_1\.0_all\.deb does not exist/,
+    },
   ];
   for (const c of cases) {
     const r = runCli(['compose', 'tree', c.tf, '--repo', c.repo ?? repo]);

@@ -68,7 +68,8 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
     const r = gdbus(tb, ['introspect', '--system', '--dest', BUS_NAME, '--object-path', OBJECT_PATH]);
     assert.equal(r.code, 0, r.stderr);
     for (const m of DAEMON_INTERFACE.methods) assert.match(r.stdout, new RegExp(`\\b${m.name}\\(`), m.name);
-    for (const p of ['Sysroot', 'Booted', 'ActiveTransaction', 'AutomaticUpdatePolicy', 'Version']) assert.match(r.stdout, new RegExp(`readonly \\w+ ${p} =`));
+    for (const p of ['Sysroot', 'Booted', 'ActiveTransaction', 'AutomaticUpdatePolicy', 'Version'])
+      assert.match(r.stdout, new RegExp(`readonly \\w+ ${p} =`));
     assert.match(r.stdout, /InstallPackages\(in\s+as packages,\s+in\s+a\{sv\} options,\s+out o transaction\)/);
     assert.match(r.stdout, new RegExp(`Sysroot = '${s.path}'`));
     assert.match(r.stdout, /ActiveTransaction = '\/'/);
@@ -82,10 +83,28 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
       assert.equal(call(['org.aptostree.dev.Daemon.Ping'], u).stdout.trim(), "('pong',)");
       const st = call(['org.aptostree.dev.Daemon.GetStatus'], u);
       assert.equal(st.code, 0, st.stderr);
-      const json = JSON.parse(/^\('(.*)',\)$/s.exec(st.stdout.trim())![1]!.replace(/\\'/g, "'")) as { deployments: Array<{ checksum: string }>; transaction: unknown };
+      const json = JSON.parse(/^\('(.*)',\)$/s.exec(st.stdout.trim())![1]!.replace(/\\'/g, "'")) as {
+        deployments: Array<{ checksum: string }>;
+        transaction: unknown;
+      };
       assert.equal(json.deployments[0]!.checksum, s.checksum);
       assert.equal(json.transaction, null);
-      const v = gdbus(tb, ['call', '--system', '--dest', BUS_NAME, '--object-path', OBJECT_PATH, '--method', 'org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, 'Version'], u);
+      const v = gdbus(
+        tb,
+        [
+          'call',
+          '--system',
+          '--dest',
+          BUS_NAME,
+          '--object-path',
+          OBJECT_PATH,
+          '--method',
+          'org.freedesktop.DBus.Properties.Get',
+          DAEMON_IFACE,
+          'Version',
+        ],
+        u,
+      );
       assert.match(v.stdout, /<'0\.1\.0'>/);
     }
     const cli = runCli(['--sysroot', s.path, 'status', '--json'], { env: { ...tb.env } });
@@ -96,11 +115,18 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
     // A preload that reports every native module the client loads.
     const dir = tmpdir('status-dlopen');
     const hook = join(dir, 'hook.js');
-    writeFileSync(hook, "const o = process.dlopen; process.dlopen = function (m, f, ...r) { process.stderr.write('DLOPEN ' + f + '\\n'); return o.call(this, m, f, ...r); };\n");
+    writeFileSync(
+      hook,
+      "const o = process.dlopen; process.dlopen = function (m, f, ...r) { process.stderr.write('DLOPEN ' + f + '\\n'); return o.call(this, m, f, ...r); };\n",
+    );
     try {
       for (const args of [['status'], ['status', '--json'], ['status', '-v'], ['status', '--booted', '--json']]) {
-        const viaDaemon = runCli(['--sysroot', s.path, ...args], { env: { ...tb.env, APT_OSTREE_DIRECT: '', NODE_OPTIONS: `--require ${hook}` } });
-        const direct = runCli(['--sysroot', s.path, ...args], { env: { ...tb.env, APT_OSTREE_DIRECT: '1', NODE_OPTIONS: `--require ${hook}` } });
+        const viaDaemon = runCli(['--sysroot', s.path, ...args], {
+          env: { ...tb.env, APT_OSTREE_DIRECT: '', NODE_OPTIONS: `--require ${hook}` },
+        });
+        const direct = runCli(['--sysroot', s.path, ...args], {
+          env: { ...tb.env, APT_OSTREE_DIRECT: '1', NODE_OPTIONS: `--require ${hook}` },
+        });
         assert.equal(viaDaemon.code, 0, viaDaemon.stderr);
         assert.equal(direct.code, 0, direct.stderr);
         assert.equal(viaDaemon.stdout, direct.stdout, `apt-ostree ${args.join(' ')}`);
@@ -111,7 +137,9 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
       assert.match(text, /^State: idle\n/);
       assert.match(text, new RegExp(`Commit: ${s.checksum.slice(0, 10)}\\n`));
       assert.match(text, /\(default\)/);
-      const json = JSON.parse(runCli(['--sysroot', s.path, 'status', '--json'], { env: { ...tb.env, APT_OSTREE_DIRECT: '' } }).stdout) as { deployments: Array<Record<string, unknown>> };
+      const json = JSON.parse(runCli(['--sysroot', s.path, 'status', '--json'], { env: { ...tb.env, APT_OSTREE_DIRECT: '' } }).stdout) as {
+        deployments: Array<Record<string, unknown>>;
+      };
       assert.equal(json.deployments[0]!.checksum, s.checksum);
       assert.equal(json.deployments[0]!.default, true);
       assert.equal(typeof json.deployments[0]!['deploy-path'], 'string');
@@ -179,7 +207,19 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
       assert.ok(m, `${a} is declared`);
       assert.equal((m[0].match(/auth_admin</g) ?? []).length, 3, `${a}: auth_admin for any, inactive, active`);
     }
-    for (const a of ['install-packages', 'remove-packages', 'upgrade-system', 'rollback', 'modify-kernel-args', 'initramfs', 'rebase', 'reset', 'deploy', 'cleanup', 'cancel']) {
+    for (const a of [
+      'install-packages',
+      'remove-packages',
+      'upgrade-system',
+      'rollback',
+      'modify-kernel-args',
+      'initramfs',
+      'rebase',
+      'reset',
+      'deploy',
+      'cleanup',
+      'cancel',
+    ]) {
       assert.ok(POLKIT_ACTIONS.includes(`org.aptostree.dev.${a}`), a);
     }
     assert.equal(spawnSync('xmllint', ['--noout', join(ROOT, 'data', 'org.aptostree.dev.policy')]).status ?? 0, 0);
@@ -189,7 +229,14 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
     // Wrong signature.
     await withBus((b) =>
       expectError(
-        b.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE, member: 'InstallPackages', signature: 'sa{sv}', body: ['htop', {}] }),
+        b.call({
+          destination: BUS_NAME,
+          path: OBJECT_PATH,
+          interface: DAEMON_IFACE,
+          member: 'InstallPackages',
+          signature: 'sa{sv}',
+          body: ['htop', {}],
+        }),
         /org\.freedesktop\.DBus\.Error\.InvalidArgs/,
         /takes \(asa\{sv\}\), not \(sa\{sv\}\)/,
       ),
@@ -214,16 +261,50 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
       const base = { destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE };
       // A huge array, and a huge string.
       const many = Array.from({ length: 20000 }, (_, i) => `pkg${i}`);
-      await expectError(b.call({ ...base, member: 'InstallPackages', signature: 'asa{sv}', body: [many, {}] }), /InvalidArguments/, /too many packages \(20000; at most 512\)/);
-      await expectError(b.call({ ...base, member: 'Rebase', signature: 'sa{sv}', body: ['x'.repeat(1 << 20), {}] }), /InvalidArguments/, /too long/);
-      // Control characters, a reserved key, an empty install.
-      await expectError(b.call({ ...base, member: 'Rebase', signature: 'sa{sv}', body: ['a\u0001b', {}] }), /InvalidArguments/, /control characters/);
-      await expectError(b.call({ ...base, member: 'InstallPackages', signature: 'asa{sv}', body: [[], {}] }), /InvalidArguments/, /at least one package/);
-      await expectError(b.call({ ...base, member: 'InstallPackages', signature: 'asa{sv}', body: [['htop'], variantDict({ queue: { signature: 'as', value: [] } })] }), /InvalidArguments/, /type b/);
-      // A transaction object that does not exist; Set on a read-only property.
-      await expectError(b.call({ destination: BUS_NAME, path: '/org/aptostree/dev/transaction/999', interface: TRANSACTION_IFACE, member: 'Start' }), /UnknownObject/);
       await expectError(
-        b.call({ ...base, interface: 'org.freedesktop.DBus.Properties', member: 'Set', signature: 'ssv', body: [DAEMON_IFACE, 'Sysroot', variantDict({ x: { signature: 's', value: '/' } }).x] }),
+        b.call({ ...base, member: 'InstallPackages', signature: 'asa{sv}', body: [many, {}] }),
+        /InvalidArguments/,
+        /too many packages \(20000; at most 512\)/,
+      );
+      await expectError(
+        b.call({ ...base, member: 'Rebase', signature: 'sa{sv}', body: ['x'.repeat(1 << 20), {}] }),
+        /InvalidArguments/,
+        /too long/,
+      );
+      // Control characters, a reserved key, an empty install.
+      await expectError(
+        b.call({ ...base, member: 'Rebase', signature: 'sa{sv}', body: ['a\u0001b', {}] }),
+        /InvalidArguments/,
+        /control characters/,
+      );
+      await expectError(
+        b.call({ ...base, member: 'InstallPackages', signature: 'asa{sv}', body: [[], {}] }),
+        /InvalidArguments/,
+        /at least one package/,
+      );
+      await expectError(
+        b.call({
+          ...base,
+          member: 'InstallPackages',
+          signature: 'asa{sv}',
+          body: [['htop'], variantDict({ queue: { signature: 'as', value: [] } })],
+        }),
+        /InvalidArguments/,
+        /type b/,
+      );
+      // A transaction object that does not exist; Set on a read-only property.
+      await expectError(
+        b.call({ destination: BUS_NAME, path: '/org/aptostree/dev/transaction/999', interface: TRANSACTION_IFACE, member: 'Start' }),
+        /UnknownObject/,
+      );
+      await expectError(
+        b.call({
+          ...base,
+          interface: 'org.freedesktop.DBus.Properties',
+          member: 'Set',
+          signature: 'ssv',
+          body: [DAEMON_IFACE, 'Sysroot', variantDict({ x: { signature: 's', value: '/' } }).x],
+        }),
         /PropertyReadOnly/,
       );
     });
@@ -239,11 +320,31 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
       b.on('signal', (m: { path?: string; member?: string; body: unknown[]; sender?: string }) => {
         if (m.sender === owner && m.path === tx) signals.push({ member: m.member!, body: m.body });
       });
-      const r = await b.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE, member: 'ModifyKernelArgs', signature: 'asasasa{sv}', body: [['loglevel=3'], [], [], {}] });
+      const r = await b.call({
+        destination: BUS_NAME,
+        path: OBJECT_PATH,
+        interface: DAEMON_IFACE,
+        member: 'ModifyKernelArgs',
+        signature: 'asasasa{sv}',
+        body: [['loglevel=3'], [], [], {}],
+      });
       tx = String(r.body[0]);
       assert.match(tx, /^\/org\/aptostree\/dev\/transaction\/\d+$/);
       const prop = async (n: string): Promise<string> =>
-        String(((await b.call({ destination: BUS_NAME, path: tx, interface: 'org.freedesktop.DBus.Properties', member: 'Get', signature: 'ss', body: [TRANSACTION_IFACE, n] })).body[0] as { value: unknown }).value);
+        String(
+          (
+            (
+              await b.call({
+                destination: BUS_NAME,
+                path: tx,
+                interface: 'org.freedesktop.DBus.Properties',
+                member: 'Get',
+                signature: 'ss',
+                body: [TRANSACTION_IFACE, n],
+              })
+            ).body[0] as { value: unknown }
+          ).value,
+        );
       assert.equal(await prop('State'), 'created');
       assert.equal(await prop('Title'), 'kargs');
       assert.equal(await prop('Method'), 'ModifyKernelArgs');
@@ -251,9 +352,16 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
       // Nothing runs before Start(): the daemon property names it, no signal yet.
       await new Promise((res) => setTimeout(res, 300));
       assert.equal(signals.length, 0);
-      assert.equal(call(['org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, 'ActiveTransaction']).stdout.trim(), `(<objectpath '${tx}'>,)`);
+      assert.equal(
+        call(['org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, 'ActiveTransaction']).stdout.trim(),
+        `(<objectpath '${tx}'>,)`,
+      );
       // Another user may not start it.
-      const other = gdbus(tb, ['call', '--system', '--dest', BUS_NAME, '--object-path', tx, '--method', `${TRANSACTION_IFACE}.Start`], users.granted);
+      const other = gdbus(
+        tb,
+        ['call', '--system', '--dest', BUS_NAME, '--object-path', tx, '--method', `${TRANSACTION_IFACE}.Start`],
+        users.granted,
+      );
       assert.match(other.stderr, /AccessDenied/);
       const st = await b.call({ destination: BUS_NAME, path: tx, interface: TRANSACTION_IFACE, member: 'Start' });
       assert.equal(st.body[0], true);
@@ -288,22 +396,47 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
   it('a transaction whose client leaves before Start() is dropped; a different request meanwhile is Busy', async () => {
     const before0 = (await loadSysroot(s.path)).deployments.length;
     const b = await tb.connect();
-    const r = await b.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE, member: 'Rollback', signature: 'a{sv}', body: [{}] });
+    const r = await b.call({
+      destination: BUS_NAME,
+      path: OBJECT_PATH,
+      interface: DAEMON_IFACE,
+      member: 'Rollback',
+      signature: 'a{sv}',
+      body: [{}],
+    });
     const tx = String(r.body[0]);
     await withBus(async (b2) => {
       await expectError(
-        b2.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE, member: 'Cleanup', signature: 'asa{sv}', body: [['base'], {}] }),
+        b2.call({
+          destination: BUS_NAME,
+          path: OBJECT_PATH,
+          interface: DAEMON_IFACE,
+          member: 'Cleanup',
+          signature: 'asa{sv}',
+          body: [['base'], {}],
+        }),
         /org\.aptostree\.dev\.Error\.Busy/,
         new RegExp(`"rollback" \\(${tx.replace(/\//g, '\\/')}`),
       );
       // The identical request joins.
-      const j = await b2.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE, member: 'Rollback', signature: 'a{sv}', body: [{}] });
+      const j = await b2.call({
+        destination: BUS_NAME,
+        path: OBJECT_PATH,
+        interface: DAEMON_IFACE,
+        member: 'Rollback',
+        signature: 'a{sv}',
+        body: [{}],
+      });
       assert.equal(j.body[0], tx);
     });
     // Both clients gone: dropped.
     b.close();
     const end = Date.now() + 5000;
-    while (Date.now() < end && !/objectpath '\/'>/.test(call(['org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, 'ActiveTransaction']).stdout)) await new Promise((res) => setTimeout(res, 100));
+    while (
+      Date.now() < end &&
+      !/objectpath '\/'>/.test(call(['org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, 'ActiveTransaction']).stdout)
+    )
+      await new Promise((res) => setTimeout(res, 100));
     assert.equal(call(['org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, 'ActiveTransaction']).stdout.trim(), "(<objectpath '/'>,)");
     await new Promise((res) => setTimeout(res, 300)); // let its log arrive
     assert.match(daemon.log(), /dropping transaction \d+ \(rollback\): its client :[\d.]+ left before Start\(\)/);
@@ -339,7 +472,9 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
   });
 
   it('the configuration: bad values are logged and ignored; the daemon exits when idle', async () => {
-    const conf = tb.writeConfig('[Daemon]\nLogLevel=chatty\nIdleExitTimeout=1\nTransactionTimeout=soon\nAutomaticUpdatePolicy=sometimes\nBogus=1\n');
+    const conf = tb.writeConfig(
+      '[Daemon]\nLogLevel=chatty\nIdleExitTimeout=1\nTransactionTimeout=soon\nAutomaticUpdatePolicy=sometimes\nBogus=1\n',
+    );
     // A second daemon cannot own the name while the first runs.
     const other = await makeSysroot({ source: 'mini', prefix: 'daemon-idle' });
     try {
@@ -370,7 +505,20 @@ describe('activation and the fallback', { timeout: 5 * 60 * 1000 }, () => {
       const r = await runCliOnBus(bus, ['--sysroot', sys.path, 'kargs', '--append=quiet']);
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /in-process/);
-      assert.equal(gdbus(bus, ['call', '--system', '--dest', 'org.freedesktop.DBus', '--object-path', '/org/freedesktop/DBus', '--method', 'org.freedesktop.DBus.NameHasOwner', BUS_NAME]).stdout.trim(), '(true,)');
+      assert.equal(
+        gdbus(bus, [
+          'call',
+          '--system',
+          '--dest',
+          'org.freedesktop.DBus',
+          '--object-path',
+          '/org/freedesktop/DBus',
+          '--method',
+          'org.freedesktop.DBus.NameHasOwner',
+          BUS_NAME,
+        ]).stdout.trim(),
+        '(true,)',
+      );
     } finally {
       await bus.stop();
     }
@@ -378,10 +526,16 @@ describe('activation and the fallback', { timeout: 5 * 60 * 1000 }, () => {
     try {
       const r = await runCliOnBus(bare, ['--sysroot', sys.path, 'kargs', '--append=x=1']);
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stderr, 'apt-ostree: the apt-ostree daemon (org.aptostree.dev) is neither running nor activatable; running in-process\n');
+      assert.equal(
+        r.stderr,
+        'apt-ostree: the apt-ostree daemon (org.aptostree.dev) is neither running nor activatable; running in-process\n',
+      );
       const nr = await runCliOnBus(bare, ['--sysroot', sys.path, 'kargs', '--append=y=1'], { user: users2.plain });
       assert.equal(nr.code, 1);
-      assert.match(nr.stderr, /error: the apt-ostree daemon \(org\.aptostree\.dev\) is neither running nor activatable, and only root can change the system without it\nhint: /);
+      assert.match(
+        nr.stderr,
+        /error: the apt-ostree daemon \(org\.aptostree\.dev\) is neither running nor activatable, and only root can change the system without it\nhint: /,
+      );
     } finally {
       await bare.stop();
       sys.cleanup();
@@ -420,12 +574,29 @@ describe('shipped files and the installer', () => {
       assert.match(unit, /^Type=dbus$/m);
       assert.match(unit, /^BusName=org\.aptostree\.dev$/m);
       // The shipped configuration parses with no problem, to the documented defaults.
-      const cfg = spawnSync(process.execPath, ['-e', `const c=require(${JSON.stringify(join(ROOT, 'dist/src/engine/config.js'))});console.log(JSON.stringify(c.loadDaemonConfig(process.argv[1])))`, join(dest, 'etc/apt-ostree/apt-ostreed.conf')], { encoding: 'utf8' });
+      const cfg = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `const c=require(${JSON.stringify(join(ROOT, 'dist/src/engine/config.js'))});console.log(JSON.stringify(c.loadDaemonConfig(process.argv[1])))`,
+          join(dest, 'etc/apt-ostree/apt-ostreed.conf'),
+        ],
+        { encoding: 'utf8' },
+      );
       const parsed = JSON.parse(cfg.stdout) as { config: Record<string, unknown>; problems: string[] };
       assert.deepEqual(parsed.problems, []);
-      assert.deepEqual(parsed.config, { logLevel: 'info', idleExitTimeout: 60, automaticUpdatePolicy: 'none', automaticUpdateScope: 'full', transactionTimeout: 3600 });
+      assert.deepEqual(parsed.config, {
+        logLevel: 'info',
+        idleExitTimeout: 60,
+        automaticUpdatePolicy: 'none',
+        automaticUpdateScope: 'full',
+        transactionTimeout: 3600,
+      });
       // A second run keeps a local configuration.
-      const again = spawnSync('sh', [join(ROOT, 'scripts', 'install-daemon.sh')], { encoding: 'utf8', env: { ...process.env, DESTDIR: dest } });
+      const again = spawnSync('sh', [join(ROOT, 'scripts', 'install-daemon.sh')], {
+        encoding: 'utf8',
+        env: { ...process.env, DESTDIR: dest },
+      });
       assert.equal(again.status, 0, again.stderr);
       assert.ok(existsSync(join(dest, 'etc/apt-ostree/apt-ostreed.conf.dist')));
       // systemd-analyze verify in a root made of the DESTDIR plus what the unit refers to
@@ -436,9 +607,17 @@ describe('shipped files and the installer', () => {
       cpSync('/usr/lib/systemd/system', join(vroot, 'usr/lib/systemd/system'), { recursive: true, dereference: false });
       cpSync('/usr/bin/kill', join(vroot, 'usr/bin/kill'));
       symlinkSync('usr/bin', join(vroot, 'bin'));
-      const v = spawnSync('systemd-analyze', ['verify', `--root=${vroot}`, '/etc/systemd/system/apt-ostreed.service'], { encoding: 'utf8' });
+      const v = spawnSync('systemd-analyze', ['verify', `--root=${vroot}`, '/etc/systemd/system/apt-ostreed.service'], {
+        encoding: 'utf8',
+      });
       assert.equal(v.status, 0, `${v.stdout}\n${v.stderr}`);
-      assert.equal(v.stderr.split('\n').filter((l) => /apt-ostreed\.service/.test(l)).join('\n'), '');
+      assert.equal(
+        v.stderr
+          .split('\n')
+          .filter((l) => /apt-ostreed\.service/.test(l))
+          .join('\n'),
+        '',
+      );
       // The D-Bus policy: only root owns the name, anyone may call.
       const pol = readFileSync(join(dest, 'etc/dbus-1/system.d/org.aptostree.dev.conf'), 'utf8');
       assert.match(pol, /<policy user="root">\s*<allow own="org\.aptostree\.dev"\/>/);

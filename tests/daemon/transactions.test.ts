@@ -86,7 +86,11 @@ describe('transactions with a long operation', { timeout: 30 * 60 * 1000 }, () =
     for (const r of all.slice(0, 4)) assert.equal(r.code, 0, show);
     for (const r of all.slice(4, 8)) {
       assert.equal(r.code, 1, show);
-      assert.match(r.stderr, /another transaction is in progress: "install fx-slow" \(\/org\/aptostree\/dev\/transaction\/\d+, running, started by :[\d.]+\)/, show);
+      assert.match(
+        r.stderr,
+        /another transaction is in progress: "install fx-slow" \(\/org\/aptostree\/dev\/transaction\/\d+, running, started by :[\d.]+\)/,
+        show,
+      );
     }
     assert.equal(all[8]!.code, 0, show);
     assert.equal(all[9]!.code, 0, show);
@@ -122,7 +126,14 @@ describe('transactions with a long operation', { timeout: 30 * 60 * 1000 }, () =
     const before0 = await deployments();
     const bus = await tb.connect();
     try {
-      const r = await bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE, member: 'InstallPackages', signature: 'asa{sv}', body: [['fx-slower'], {}] });
+      const r = await bus.call({
+        destination: BUS_NAME,
+        path: OBJECT_PATH,
+        interface: DAEMON_IFACE,
+        member: 'InstallPackages',
+        signature: 'asa{sv}',
+        body: [['fx-slower'], {}],
+      });
       await bus.call({ destination: BUS_NAME, path: String(r.body[0]), interface: TRANSACTION_IFACE, member: 'Start' });
       const mark = daemon.log().length;
       await waitFor('dpkg to run', () => /Running dpkg and maintainer scripts/.test(daemon.log().slice(mark)));

@@ -92,7 +92,11 @@ function agentPackage(): FixturePackage {
 
 function agentSourcesDigest(): string {
   const h = createHash('sha256');
-  for (const n of readdirSync(GUEST_DIR).sort()) h.update(n).update('\0').update(readFileSync(join(GUEST_DIR, n))).update('\0');
+  for (const n of readdirSync(GUEST_DIR).sort())
+    h.update(n)
+      .update('\0')
+      .update(readFileSync(join(GUEST_DIR, n)))
+      .update('\0');
   return h.digest('hex');
 }
 
@@ -113,7 +117,13 @@ function ostree(args: string[]): string {
 export async function e2eImages(): Promise<E2eImages> {
   const deb = buildPackage();
   const key = sha256(
-    [FORMAT, readFileSync(join(ROOT, 'treefiles', 'bootable-bookworm.yaml'), 'utf8'), sha256(readFileSync(deb)), agentSourcesDigest(), IMAGE_SIZE].join('\n'),
+    [
+      FORMAT,
+      readFileSync(join(ROOT, 'treefiles', 'bootable-bookworm.yaml'), 'utf8'),
+      sha256(readFileSync(deb)),
+      agentSourcesDigest(),
+      IMAGE_SIZE,
+    ].join('\n'),
   ).slice(0, 16);
   const top = join(CACHE_DIR, 'e2e-image');
   const dir = join(top, key);
@@ -160,8 +170,14 @@ export async function e2eImages(): Promise<E2eImages> {
     writeFileSync(join(overlay, UPGRADE_MARKER), `${c2Version}\n`);
     const keep = ['aptostree.suite', 'aptostree.packages', 'aptostree.security-updates', 'aptostree.inputs-checksum'];
     const c2 = ostree([
-      'commit', `--repo=${upgradeRepo}`, `--branch=${E2E_REF}`, `--tree=ref=${c1}`, `--tree=dir=${overlay}`,
-      '--owner-uid=0', '--owner-gid=0', `--subject=e2e upgrade ${c2Version}`,
+      'commit',
+      `--repo=${upgradeRepo}`,
+      `--branch=${E2E_REF}`,
+      `--tree=ref=${c1}`,
+      `--tree=dir=${overlay}`,
+      '--owner-uid=0',
+      '--owner-gid=0',
+      `--subject=e2e upgrade ${c2Version}`,
       `--add-metadata-string=version=${c2Version}`,
       ...keep.map((k) => `--keep-metadata=${k}`),
     ]);
@@ -170,7 +186,19 @@ export async function e2eImages(): Promise<E2eImages> {
     const image = join(dir, 'system.img');
     const t1 = Date.now();
     const im = runCli(
-      ['compose', 'image', '--repo', repo, '--ref', E2E_REF, '--remote', `${E2E_REMOTE}=file://${GUEST_DATA}/repo`, '--size', IMAGE_SIZE, image],
+      [
+        'compose',
+        'image',
+        '--repo',
+        repo,
+        '--ref',
+        E2E_REF,
+        '--remote',
+        `${E2E_REMOTE}=file://${GUEST_DATA}/repo`,
+        '--size',
+        IMAGE_SIZE,
+        image,
+      ],
       { timeout: 20 * 60_000 },
     );
     if (im.code !== 0) throw new Error(`compose image failed (${im.code}):\n${im.stdout}\n${im.stderr}`);

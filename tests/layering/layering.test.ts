@@ -33,7 +33,11 @@ async function top(): Promise<Deployment> {
 }
 
 function dpkgQuery(d: Deployment): Map<string, string> {
-  const out = sh('dpkg-query', [`--admindir=${join(d.deployPath, 'usr/share/dpkg/database')}`, '-W', '-f=${Package}\t${Version}\t${db:Status-Abbrev}\n']);
+  const out = sh('dpkg-query', [
+    `--admindir=${join(d.deployPath, 'usr/share/dpkg/database')}`,
+    '-W',
+    '-f=${Package}\t${Version}\t${db:Status-Abbrev}\n',
+  ]);
   const m = new Map<string, string>();
   for (const l of out.split('\n')) {
     const [n, v, st] = l.split('\t');
@@ -87,11 +91,21 @@ describe('package layering', { timeout: 20 * 60 * 1000 }, () => {
     assert.equal(d.baseChecksum, before0.checksum);
     // origin, in rpm-ostree's format
     const origin = parseOrigin(readFileSync(d.originPath, 'utf8'));
-    assert.deepEqual(origin.requestedPackages, ['fx-app', 'fx-conf', 'fx-user', 'fx-alt', 'fx-trig-src', 'fx-var', 'fx-divert', 'fx-probe']);
+    assert.deepEqual(origin.requestedPackages, [
+      'fx-app',
+      'fx-conf',
+      'fx-user',
+      'fx-alt',
+      'fx-trig-src',
+      'fx-var',
+      'fx-divert',
+      'fx-probe',
+    ]);
     assert.match(readFileSync(d.originPath, 'utf8'), /^baserefspec=/m);
     // dpkg-query -W in the new tree: requested packages and the dependencies
     const pk = dpkgQuery(d);
-    for (const n of ['fx-app', 'fx-lib', 'fx-conf', 'fx-user', 'fx-alt', 'fx-trig-src', 'fx-var', 'fx-divert', 'fx-probe']) assert.equal(pk.get(n), '1.0', n);
+    for (const n of ['fx-app', 'fx-lib', 'fx-conf', 'fx-user', 'fx-alt', 'fx-trig-src', 'fx-var', 'fx-divert', 'fx-probe'])
+      assert.equal(pk.get(n), '1.0', n);
     assert.ok(!dpkgQuery(ds[1]!).has('fx-app'), 'the old deployment is untouched');
     assert.equal(readFileSync(join(d.deployPath, 'usr/bin/fx-app'), 'utf8'), '#!/bin/sh\necho fx-app 1.0\n');
     // conffile: in /usr/etc, merged into /etc
@@ -108,17 +122,35 @@ describe('package layering', { timeout: 20 * 60 * 1000 }, () => {
     assert.equal(readlinkSync(join(d.deployPath, 'usr/bin/fx-editor')), '/etc/alternatives/fx-editor');
     assert.equal(readlinkSync(join(d.deployPath, 'usr/etc/alternatives/fx-editor')), '/usr/bin/fx-alt-editor');
     // trigger: libc-bin's (base) ldconfig trigger ran
-    assert.ok(readFileSync(join(d.deployPath, 'usr/etc/ld.so.cache')).includes('/usr/lib/fx-trig/libmd.so.0'), 'ldconfig ran through the trigger');
-    assert.doesNotMatch(sh('dpkg-query', [`--admindir=${join(d.deployPath, 'usr/share/dpkg/database')}`, '-W', '-f=${Package} ${Triggers-Pending}\n', 'libc-bin']), /ldconfig/);
+    assert.ok(
+      readFileSync(join(d.deployPath, 'usr/etc/ld.so.cache')).includes('/usr/lib/fx-trig/libmd.so.0'),
+      'ldconfig ran through the trigger',
+    );
+    assert.doesNotMatch(
+      sh('dpkg-query', [
+        `--admindir=${join(d.deployPath, 'usr/share/dpkg/database')}`,
+        '-W',
+        '-f=${Package} ${Triggers-Pending}\n',
+        'libc-bin',
+      ]),
+      /ldconfig/,
+    );
     // diversion of a base file
     assert.equal(readFileSync(join(d.deployPath, 'usr/bin/savelog'), 'utf8'), '#!/bin/sh\necho diverted savelog\n');
     assert.ok(existsSync(join(d.deployPath, 'usr/bin/savelog.distrib')));
-    assert.match(readFileSync(join(d.deployPath, 'usr/share/dpkg/database/diversions'), 'utf8'), /\/usr\/bin\/savelog\n\/usr\/bin\/savelog\.distrib\nfx-divert/);
+    assert.match(
+      readFileSync(join(d.deployPath, 'usr/share/dpkg/database/diversions'), 'utf8'),
+      /\/usr\/bin\/savelog\n\/usr\/bin\/savelog\.distrib\nfx-divert/,
+    );
     // /var content became tmpfiles.d entries
     const tmpfiles = readFileSync(join(d.deployPath, 'usr/lib/tmpfiles.d/apt-ostree-layered.conf'), 'utf8');
     assert.match(tmpfiles, /^d \/var\/lib\/fx-var 0755 root root/m);
     assert.match(tmpfiles, /^C \/var\/lib\/fx-var\/data\.txt /m);
-    assert.deepEqual(readdirSync(join(d.deployPath, 'var')).filter((n) => n !== '.'), [], 'the commit has an empty /var');
+    assert.deepEqual(
+      readdirSync(join(d.deployPath, 'var')).filter((n) => n !== '.'),
+      [],
+      'the commit has an empty /var',
+    );
     // sandbox of the maintainer scripts
     const probe = readFileSync(join(d.deployPath, 'usr/share/fx-probe/report'), 'utf8');
     assert.match(probe, /^ostree-booted=yes$/m);
@@ -131,7 +163,10 @@ describe('package layering', { timeout: 20 * 60 * 1000 }, () => {
     assert.equal(d.commitMetadata['aptostree.clientlayer'], 'true');
     assert.ok(String(d.commitMetadata['aptostree.packages']).includes('"fx-app","1.0"'));
     assert.match(sh('ostree', ['refs', `--repo=${sys.repo}`]), /^aptostree\/pkg\/fx-app\/1\.0_all$/m);
-    assert.deepEqual(readdirSync(join(sys.repo, 'tmp')).filter((n) => n.startsWith('apt-ostree')), []);
+    assert.deepEqual(
+      readdirSync(join(sys.repo, 'tmp')).filter((n) => n.startsWith('apt-ostree')),
+      [],
+    );
     fsck();
   });
 
@@ -219,7 +254,11 @@ describe('package layering', { timeout: 20 * 60 * 1000 }, () => {
     // override replace: a newer local build of a base package
     const baseVer = dpkgQuery(d).get('debian-archive-keyring')!;
     const { buildDeb } = await import('../lib/archive');
-    const repl = buildDeb(archive.dir, { name: 'debian-archive-keyring', version: `${baseVer}+local1`, files: { '/usr/share/fx-replaced': 'yes\n' } });
+    const repl = buildDeb(archive.dir, {
+      name: 'debian-archive-keyring',
+      version: `${baseVer}+local1`,
+      files: { '/usr/share/fx-replaced': 'yes\n' },
+    });
     ok(await cli('override', 'replace', repl), 'override replace');
     d = await top();
     assert.equal(dpkgQuery(d).get('debian-archive-keyring'), `${baseVer}+local1`);
@@ -287,20 +326,31 @@ describe('package layering', { timeout: 20 * 60 * 1000 }, () => {
     child.kill('SIGKILL');
     await exited;
     await new Promise((r) => setTimeout(r, 1500));
-    assert.deepEqual((await deployments()).map((d) => `${d.checksum}.${d.serial}`), before1);
+    assert.deepEqual(
+      (await deployments()).map((d) => `${d.checksum}.${d.serial}`),
+      before1,
+    );
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(sys.path), 'no mount left behind');
-    const stray = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(sys.path);
-      } catch {
-        return false;
-      }
-    });
+    const stray = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(sys.path);
+        } catch {
+          return false;
+        }
+      });
     assert.deepEqual(stray, [], 'no process of the killed operation is left');
-    assert.ok(readdirSync(join(sys.repo, 'tmp')).some((n) => n.startsWith('apt-ostree-layer-')), 'the work directory was left over');
+    assert.ok(
+      readdirSync(join(sys.repo, 'tmp')).some((n) => n.startsWith('apt-ostree-layer-')),
+      'the work directory was left over',
+    );
     fsck();
     ok(await cli('install', 'fx-extra'), 'the next operation');
-    assert.deepEqual(readdirSync(join(sys.repo, 'tmp')).filter((n) => n.startsWith('apt-ostree')), []);
+    assert.deepEqual(
+      readdirSync(join(sys.repo, 'tmp')).filter((n) => n.startsWith('apt-ostree')),
+      [],
+    );
     fsck();
   });
 

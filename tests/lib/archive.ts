@@ -82,7 +82,10 @@ export function buildArchive(pkgs: FixturePackage[], prefix = 'apt-archive'): Fi
   const debs = new Map<string, string>();
   for (const p of pkgs) debs.set(p.name, buildDeb(dir, p));
   writeFileSync(join(dir, 'Packages'), sh('apt-ftparchive', ['packages', '.'], { cwd: dir }));
-  writeFileSync(join(dir, 'Release'), sh('apt-ftparchive', ['-o', 'APT::FTPArchive::Release::Origin=apt-ostree-tests', 'release', '.'], { cwd: dir }));
+  writeFileSync(
+    join(dir, 'Release'),
+    sh('apt-ftparchive', ['-o', 'APT::FTPArchive::Release::Origin=apt-ostree-tests', 'release', '.'], { cwd: dir }),
+  );
   return {
     dir,
     debs,
@@ -109,7 +112,8 @@ export function layeringFixtures(): FixturePackage[] {
       name: 'fx-user',
       version: '1.0',
       depends: 'passwd',
-      postinst: 'if [ "$1" = configure ] && ! getent passwd fxuser >/dev/null; then useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin fxuser; fi',
+      postinst:
+        'if [ "$1" = configure ] && ! getent passwd fxuser >/dev/null; then useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin fxuser; fi',
     },
     {
       name: 'fx-alt',
@@ -134,8 +138,10 @@ export function layeringFixtures(): FixturePackage[] {
       name: 'fx-divert',
       version: '1.0',
       files: { '/usr/bin/savelog': '#!/bin/sh\necho diverted savelog\n' },
-      preinst: 'if [ "$1" = install ]; then dpkg-divert --package fx-divert --add --rename --divert /usr/bin/savelog.distrib /usr/bin/savelog; fi',
-      postrm: 'if [ "$1" = remove ]; then dpkg-divert --package fx-divert --remove --rename --divert /usr/bin/savelog.distrib /usr/bin/savelog; fi',
+      preinst:
+        'if [ "$1" = install ]; then dpkg-divert --package fx-divert --add --rename --divert /usr/bin/savelog.distrib /usr/bin/savelog; fi',
+      postrm:
+        'if [ "$1" = remove ]; then dpkg-divert --package fx-divert --remove --rename --divert /usr/bin/savelog.distrib /usr/bin/savelog; fi',
     },
     {
       name: 'fx-probe',

@@ -36,7 +36,11 @@ export function testUsers(): { granted: TestUser; plain: TestUser } {
     [PLAIN_USER, []],
   ] as const) {
     if (spawnSync('getent', ['passwd', u]).status !== 0) {
-      spawnSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', ...extra, u], { stdio: 'inherit' });
+      spawnSync(
+        'useradd',
+        ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', ...extra, u],
+        { stdio: 'inherit' },
+      );
     }
   }
   const info = (u: string): TestUser => {
@@ -206,7 +210,18 @@ export async function startTestBus(opts: TestBusOptions = {}): Promise<TestBus> 
     // unshare without --fork execs in place: the PID we hold is polkitd's.
     polkitChild = spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /usr/share/polkit-1/actions && mount --bind "$2" /etc/polkit-1/rules.d && exec /usr/lib/polkit-1/polkitd --no-debug', 'sh', actions, rules],
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        'mount --bind "$1" /usr/share/polkit-1/actions && mount --bind "$2" /etc/polkit-1/rules.d && exec /usr/lib/polkit-1/polkitd --no-debug',
+        'sh',
+        actions,
+        rules,
+      ],
       { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: address } },
     );
     polkitExited = exitedPromise(polkitChild);
@@ -237,7 +252,13 @@ export async function startTestBus(opts: TestBusOptions = {}): Promise<TestBus> 
         text += b.toString();
         if (process.env.APT_OSTREE_TEST_DAEMON_LOG) process.stderr.write(b);
       });
-      const d: DaemonProcess = { pid: child.pid!, child, log: () => text, exited: exitedPromise(child), kill: (sig = 'SIGTERM') => killPid(child.pid, sig) };
+      const d: DaemonProcess = {
+        pid: child.pid!,
+        child,
+        log: () => text,
+        exited: exitedPromise(child),
+        kill: (sig = 'SIGTERM') => killPid(child.pid, sig),
+      };
       daemons.push(d);
       try {
         await waitForName(address, 'org.aptostree.dev', () => child.exitCode === null && child.signalCode === null);
@@ -273,7 +294,12 @@ export function pidsWithArg(s: string): number[] {
     try {
       const f = `/proc/${e}/cmdline`;
       if (!existsSync(f)) continue;
-      if (readFileSync(f, 'utf8').split('\0').some((a) => a.includes(s))) out.push(Number(e));
+      if (
+        readFileSync(f, 'utf8')
+          .split('\0')
+          .some((a) => a.includes(s))
+      )
+        out.push(Number(e));
     } catch {
       /* gone */
     }
@@ -282,7 +308,11 @@ export function pidsWithArg(s: string): number[] {
 }
 
 /** Run the CLI against the test bus (through the daemon), optionally as another user. */
-export function runCliOnBus(tb: TestBus, args: string[], opts: { user?: TestUser; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult & { pid: number }> {
+export function runCliOnBus(
+  tb: TestBus,
+  args: string[],
+  opts: { user?: TestUser; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult & { pid: number }> {
   const argv = opts.user
     ? ['setpriv', `--reuid=${opts.user.uid}`, `--regid=${opts.user.gid}`, '--init-groups', '--', process.execPath, CLI, ...args]
     : [process.execPath, CLI, ...args];
@@ -302,7 +332,9 @@ export function runCliOnBus(tb: TestBus, args: string[], opts: { user?: TestUser
 
 /** gdbus against the test bus, optionally as another user. */
 export function gdbus(tb: TestBus, args: string[], user?: TestUser): CliResult {
-  const argv = user ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', 'gdbus', ...args] : ['gdbus', ...args];
+  const argv = user
+    ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', 'gdbus', ...args]
+    : ['gdbus', ...args];
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { ...tb.env, DBUS_SYSTEM_BUS_ADDRESS: tb.address } });
   return { code: r.status ?? 128, stdout: String(r.stdout), stderr: String(r.stderr) };
 }

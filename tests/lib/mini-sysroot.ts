@@ -47,7 +47,13 @@ export function miniSysroot(prefix: string, osname = 'debian'): MiniSysroot {
         `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n`,
       );
       writeFileSync(join(tree, 'usr', 'etc', 'hostname'), 'test\n');
-      const args = ['commit', `--repo=${opts.repo ?? repo}`, `--branch=${opts.ref ?? 'debian/12/x86_64/test'}`, `--tree=dir=${tree}`, `--add-metadata-string=version=${version}`];
+      const args = [
+        'commit',
+        `--repo=${opts.repo ?? repo}`,
+        `--branch=${opts.ref ?? 'debian/12/x86_64/test'}`,
+        `--tree=dir=${tree}`,
+        `--add-metadata-string=version=${version}`,
+      ];
       for (const [k, v] of Object.entries(opts.metadata ?? {})) args.push(`--add-metadata-string=${k}=${v}`);
       const csum = sh('ostree', args).trim();
       removeTree(tree);

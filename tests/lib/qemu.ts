@@ -77,7 +77,13 @@ function parseEntry(text: string): Omit<BootFiles, 'kernel' | 'initrd'> & { linu
     const m = /^\s*(\S+)\s+(.*?)\s*$/.exec(line);
     if (m) kv.set(m[1], m[2]);
   }
-  return { linux: kv.get('linux'), initrd: kv.get('initrd'), options: kv.get('options') ?? '', version: kv.get('version'), title: kv.get('title') };
+  return {
+    linux: kv.get('linux'),
+    initrd: kv.get('initrd'),
+    options: kv.get('options') ?? '',
+    version: kv.get('version'),
+    title: kv.get('title'),
+  };
 }
 
 /**
@@ -131,7 +137,27 @@ export async function chooseAccel(boot: BootFiles, workdir: string): Promise<Acc
     return probedAccel;
   }
   const log = join(workdir, 'kvm-probe.log');
-  const args = ['-accel', 'kvm', '-m', '512', '-display', 'none', '-vga', 'none', '-monitor', 'none', '-nic', 'none', '-no-reboot', '-serial', `file:${log}`, '-kernel', boot.kernel, '-append', 'console=ttyS0 panic=-1 root=/dev/nonexistent'];
+  const args = [
+    '-accel',
+    'kvm',
+    '-m',
+    '512',
+    '-display',
+    'none',
+    '-vga',
+    'none',
+    '-monitor',
+    'none',
+    '-nic',
+    'none',
+    '-no-reboot',
+    '-serial',
+    `file:${log}`,
+    '-kernel',
+    boot.kernel,
+    '-append',
+    'console=ttyS0 panic=-1 root=/dev/nonexistent',
+  ];
   const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'qemu-system-x86_64', ...args], { stdio: 'ignore' });
   const deadline = Date.now() + 20_000;
   let ok = false;
@@ -163,25 +189,45 @@ export class Vm {
 
   private constructor(readonly opts: VmOptions) {
     this.socketPath = join(opts.workdir, `agent-${process.pid}-${Date.now()}.sock`);
-    const drives = opts.disks.flatMap((d) => ['-drive', `file=${d.path},format=raw,if=virtio,cache=unsafe${d.readonly ? ',readonly=on' : ''}`]);
+    const drives = opts.disks.flatMap((d) => [
+      '-drive',
+      `file=${d.path},format=raw,if=virtio,cache=unsafe${d.readonly ? ',readonly=on' : ''}`,
+    ]);
     const args = [
-      '-accel', opts.accel,
-      '-m', String(opts.memoryMiB ?? 2048),
-      '-smp', String(opts.cpus ?? 2),
-      '-display', 'none', '-vga', 'none', '-monitor', 'none',
-      '-nic', 'none',
+      '-accel',
+      opts.accel,
+      '-m',
+      String(opts.memoryMiB ?? 2048),
+      '-smp',
+      String(opts.cpus ?? 2),
+      '-display',
+      'none',
+      '-vga',
+      'none',
+      '-monitor',
+      'none',
+      '-nic',
+      'none',
       '-no-reboot',
-      '-serial', 'stdio',
-      '-kernel', opts.boot.kernel,
+      '-serial',
+      'stdio',
+      '-kernel',
+      opts.boot.kernel,
       ...(opts.boot.initrd ? ['-initrd', opts.boot.initrd] : []),
-      '-append', opts.boot.options,
+      '-append',
+      opts.boot.options,
       ...drives,
-      '-device', 'virtio-serial',
-      '-chardev', `socket,path=${this.socketPath},server=on,wait=off,id=agent`,
-      '-device', 'virtserialport,chardev=agent,name=org.aptostree.agent',
+      '-device',
+      'virtio-serial',
+      '-chardev',
+      `socket,path=${this.socketPath},server=on,wait=off,id=agent`,
+      '-device',
+      'virtserialport,chardev=agent,name=org.aptostree.agent',
     ];
     this.serialStream = createWriteStream(opts.serialLog, { flags: 'a' });
-    this.serialStream.write(`\n===== boot: ${new Date().toISOString()} accel=${opts.accel}\n===== ${opts.boot.title ?? ''} version=${opts.boot.version ?? ''}\n===== append: ${opts.boot.options}\n`);
+    this.serialStream.write(
+      `\n===== boot: ${new Date().toISOString()} accel=${opts.accel}\n===== ${opts.boot.title ?? ''} version=${opts.boot.version ?? ''}\n===== append: ${opts.boot.options}\n`,
+    );
     // setpriv --pdeathsig: QEMU dies with the test process, even when that is killed.
     this.child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.pipe(this.serialStream, { end: false });

@@ -33,7 +33,9 @@ function deployments(): DJ[] {
 }
 const ids = (ds: DJ[]): string[] => ds.map((d) => `${d.checksum}.${d.serial}`);
 function deployDirs(): string[] {
-  return readdirSync(join(s.path, 'ostree', 'deploy', 'debian', 'deploy')).filter((n) => !n.endsWith('.origin')).sort();
+  return readdirSync(join(s.path, 'ostree', 'deploy', 'debian', 'deploy'))
+    .filter((n) => !n.endsWith('.origin'))
+    .sort();
 }
 /** The options line of the boot entry of deployment INDEX (title "... (ostree:INDEX)"). */
 function entryOptions(index: number): string {
@@ -141,7 +143,13 @@ test('pin keeps a deployment through a new one; cleanup removes extras, -r the r
   writeFileSync(join(tree, 'f'), 'orphan\n');
   const orphan = sh('ostree', ['commit', `--repo=${s.repo}`, '--orphan', `--tree=dir=${tree}`]).trim();
   mkdirSync(join(s.repo, 'tmp', 'apt-ostree-layer-left'), { recursive: true });
-  const tmpCommit = sh('ostree', ['commit', `--repo=${s.repo}`, '--branch=aptostree/tmp/test', `--tree=dir=${tree}`, '--add-metadata-string=x=y']).trim();
+  const tmpCommit = sh('ostree', [
+    'commit',
+    `--repo=${s.repo}`,
+    '--branch=aptostree/tmp/test',
+    `--tree=dir=${tree}`,
+    '--add-metadata-string=x=y',
+  ]).trim();
   sh('rm', ['-rf', tree]);
   const cache = join(s.path, APT_CACHE_SUBDIR);
   mkdirSync(join(cache, 'lists'), { recursive: true });
@@ -173,7 +181,7 @@ test('pin keeps a deployment through a new one; cleanup removes extras, -r the r
   sh('ostree', ['fsck', `--repo=${s.repo}`]); // throws when the repository is damaged
 });
 
-test('the sysroot lock: a second operation is refused while one runs; a dead holder\'s lock is taken over', async () => {
+test("the sysroot lock: a second operation is refused while one runs; a dead holder's lock is taken over", async () => {
   await withSysrootLock(s.path, async () => {
     const r = cli('kargs', '--append=busy=1');
     assert.equal(r.code, 1);

@@ -49,8 +49,10 @@ test('compose sysroot deploys REF with its origin file, kernel arguments and rem
   const origin = readFileSync(join(deployDir, `${s.checksum}.0.origin`), 'utf8');
   assert.match(origin, new RegExp(`^\\[origin\\]\\nrefspec=origin:${s.ref}$`, 'm'));
   // The deployment is the Debian base: its dpkg database is there.
-  assert.ok(existsSync(join(deployDir, `${s.checksum}.0`, 'usr', 'share', 'dpkg', 'database', 'status')) ||
-    existsSync(join(deployDir, `${s.checksum}.0`, 'usr', 'bin', 'dpkg')));
+  assert.ok(
+    existsSync(join(deployDir, `${s.checksum}.0`, 'usr', 'share', 'dpkg', 'database', 'status')) ||
+      existsSync(join(deployDir, `${s.checksum}.0`, 'usr', 'bin', 'dpkg')),
+  );
   const config = readFileSync(join(s.repo, 'config'), 'utf8');
   assert.match(config, /\[remote "origin"\]\nurl=http:\/\/127\.0\.0\.1:9\/repo/);
   assert.equal(sh('ostree', ['rev-parse', `--repo=${s.repo}`, `origin:${s.ref}`]).trim(), s.checksum);
@@ -60,14 +62,33 @@ test('compose sysroot deploys REF with its origin file, kernel arguments and rem
   assert.match(entry, /^options root=\/dev\/vda console=ttyS0 ostree=/m);
 });
 
-test('status --json has rpm-ostree\'s fields, nothing booted on a directory sysroot', () => {
+test("status --json has rpm-ostree's fields, nothing booted on a directory sysroot", () => {
   const j = statusJson(s.path);
   assert.equal(j.transaction, null);
   assert.equal(j.deployments.length, 1);
   const d = j.deployments[0]!;
-  for (const k of ['id', 'osname', 'serial', 'checksum', 'base-checksum', 'origin', 'version', 'timestamp', 'booted', 'staged', 'pinned',
-    'requested-packages', 'requested-local-packages', 'packages', 'base-removals', 'requested-base-removals', 'base-local-replacements',
-    'requested-base-local-replacements', 'regenerate-initramfs', 'initramfs-args']) {
+  for (const k of [
+    'id',
+    'osname',
+    'serial',
+    'checksum',
+    'base-checksum',
+    'origin',
+    'version',
+    'timestamp',
+    'booted',
+    'staged',
+    'pinned',
+    'requested-packages',
+    'requested-local-packages',
+    'packages',
+    'base-removals',
+    'requested-base-removals',
+    'base-local-replacements',
+    'requested-base-local-replacements',
+    'regenerate-initramfs',
+    'initramfs-args',
+  ]) {
     assert.ok(k in d, `missing ${k}`);
   }
   assert.equal(d.id, `debian-${s.checksum}.0`);
@@ -109,22 +130,31 @@ test('status (human): deployment, marks, origin refspec, version, short checksum
   assert.equal(env.code, 0, env.stderr);
 });
 
-test('the addon\'s listDeployments agrees with `ostree admin status`', () => {
+test("the addon's listDeployments agrees with `ostree admin status`", () => {
   // A second deployment (same commit, other kargs) so the order matters.
   const r = runCli(['--sysroot', s.path, 'kargs', '--append=quiet']);
   assert.equal(r.code, 0, r.stderr);
   const text = sh('ostree', ['admin', 'status', `--sysroot=${s.path}`]);
   const fromCli = [...text.matchAll(/^[* ] (\S+) ([0-9a-f]{64})\.(\d+)/gm)].map((m) => `${m[1]} ${m[2]}.${m[3]}`);
   const ds = listDeployments(s.path);
-  assert.deepEqual(ds.map((d) => `${d.osname} ${d.csum}.${d.deployserial}`), fromCli);
+  assert.deepEqual(
+    ds.map((d) => `${d.osname} ${d.csum}.${d.deployserial}`),
+    fromCli,
+  );
   assert.equal(ds.length, 2);
-  assert.deepEqual(ds.map((d) => d.index), [0, 1]);
+  assert.deepEqual(
+    ds.map((d) => d.index),
+    [0, 1],
+  );
   assert.ok(ds.every((d) => !d.booted && !d.staged && !d.pinned));
   assert.match(ds[0]!.options, /^root=\/dev\/vda console=ttyS0 quiet ostree=/);
   assert.equal(ds[0]!.originPath, join(s.path, 'ostree', 'deploy', 'debian', 'deploy', `${ds[0]!.csum}.${ds[0]!.deployserial}.origin`));
   assert.ok(existsSync(ds[0]!.originPath));
   const j = statusJson(s.path);
-  assert.deepEqual(j.deployments.map((d) => d.serial), ds.map((d) => d.deployserial));
+  assert.deepEqual(
+    j.deployments.map((d) => d.serial),
+    ds.map((d) => d.deployserial),
+  );
 });
 
 test('--sysroot at something that is not a sysroot: a clear error, exit 1', () => {

@@ -5,7 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeCall, encodeRequest, inSignature, requestKey, DAEMON_INTERFACE, METHOD_ACTIONS, METHOD_OPTIONS, type WireVariant } from '../../src/dbus/contract';
+import {
+  decodeCall,
+  encodeRequest,
+  inSignature,
+  requestKey,
+  DAEMON_INTERFACE,
+  METHOD_ACTIONS,
+  METHOD_OPTIONS,
+  type WireVariant,
+} from '../../src/dbus/contract';
 import type { OperationRequest } from '../../src/engine/operations/types';
 import { KeyFile } from '../../src/engine/keyfile';
 import { daemonConfigFrom, DEFAULT_DAEMON_CONFIG } from '../../src/engine/config';
@@ -14,7 +23,11 @@ const D = { dryRun: false, cacheOnly: false, reboot: false };
 const U = { ...D, check: false, preview: false, downloadOnly: false, allowDowngrade: false };
 
 const REQUESTS: OperationRequest[] = [
-  { kind: 'install', packages: ['htop', 'libfoo1:amd64', '/tmp/x.deb'], options: { dryRun: true, cacheOnly: false, reboot: true, idempotent: true, allowInactive: false } },
+  {
+    kind: 'install',
+    packages: ['htop', 'libfoo1:amd64', '/tmp/x.deb'],
+    options: { dryRun: true, cacheOnly: false, reboot: true, idempotent: true, allowInactive: false },
+  },
   { kind: 'uninstall', packages: ['htop'], all: false, options: { ...D, idempotent: false, allowInactive: false } },
   { kind: 'uninstall', packages: [], all: true, options: { ...D, idempotent: false, allowInactive: false } },
   { kind: 'override-remove', packages: ['nano'], options: D },
@@ -27,8 +40,26 @@ const REQUESTS: OperationRequest[] = [
   { kind: 'deploy', revision: 'version=2.0', options: { ...U, allowDowngrade: true } },
   { kind: 'rebase', refspec: 'origin:debian/13/x86_64/stable', options: { ...U, downloadOnly: true } },
   { kind: 'rollback', options: { reboot: false } },
-  { kind: 'kargs', append: ['quiet'], appendIfMissing: ['a=1'], delete: ['rhgb'], deleteIfPresent: [], replace: ['console=ttyS0=ttyS1'], set: undefined, options: { reboot: false } },
-  { kind: 'kargs', append: [], appendIfMissing: [], delete: [], deleteIfPresent: [], replace: [], set: ['root=/dev/vda', 'rd.x="a b"'], options: { reboot: true } },
+  {
+    kind: 'kargs',
+    append: ['quiet'],
+    appendIfMissing: ['a=1'],
+    delete: ['rhgb'],
+    deleteIfPresent: [],
+    replace: ['console=ttyS0=ttyS1'],
+    set: undefined,
+    options: { reboot: false },
+  },
+  {
+    kind: 'kargs',
+    append: [],
+    appendIfMissing: [],
+    delete: [],
+    deleteIfPresent: [],
+    replace: [],
+    set: ['root=/dev/vda', 'rd.x="a b"'],
+    options: { reboot: true },
+  },
   { kind: 'initramfs', enable: true, args: ['--add', 'x'], options: { reboot: false } },
   { kind: 'cleanup', what: ['base', 'repomd'], options: {} },
   { kind: 'pin', index: 1, unpin: true, options: {} },
@@ -62,19 +93,31 @@ test('requests that differ only in absent/false flags are the same request; queu
 
 test('options and arguments are validated: unknown keys, types, names, sizes', () => {
   const o = (k: string, v: WireVariant): Record<string, WireVariant> => ({ [k]: v });
-  assert.throws(() => decodeCall('InstallPackages', [['htop'], o('assumeyes', { signature: 'b', value: true })]), /unknown option "assumeyes" for InstallPackages/);
-  assert.throws(() => decodeCall('InstallPackages', [['htop'], o('reboot', { signature: 's', value: 'yes' })]), /must be of type b \(got s\)/);
+  assert.throws(
+    () => decodeCall('InstallPackages', [['htop'], o('assumeyes', { signature: 'b', value: true })]),
+    /unknown option "assumeyes" for InstallPackages/,
+  );
+  assert.throws(
+    () => decodeCall('InstallPackages', [['htop'], o('reboot', { signature: 's', value: 'yes' })]),
+    /must be of type b \(got s\)/,
+  );
   assert.throws(() => decodeCall('Rollback', [o('check', { signature: 'b', value: true })]), /unknown option "check" for Rollback/);
   assert.throws(() => decodeCall('InstallPackages', [['Bad_Name'], {}]), /not a valid package name/);
   assert.throws(() => decodeCall('InstallPackages', [['-rf'], {}]), /not a valid package name/);
   assert.throws(() => decodeCall('InstallPackages', [['x.deb'], {}]), /absolute path/);
   assert.throws(() => decodeCall('RemovePackages', [['/tmp/x.deb'], {}]), /not a valid package name/);
-  assert.throws(() => decodeCall('RemovePackages', [['ab'], o('all', { signature: 'b', value: true })]), /either packages or the option "all"/);
+  assert.throws(
+    () => decodeCall('RemovePackages', [['ab'], o('all', { signature: 'b', value: true })]),
+    /either packages or the option "all"/,
+  );
   assert.throws(() => decodeCall('UpdateOverrides', [['ab'], ['/x.deb'], [], {}]), /exactly one of/);
   assert.throws(() => decodeCall('UpdateOverrides', [[], [], [], {}]), /exactly one of/);
   assert.throws(() => decodeCall('Cleanup', [['base', 'all'], {}]), /"all" is not something to clean up/);
   assert.throws(() => decodeCall('PinDeployment', [-1, {}]), /non-negative/);
-  assert.throws(() => decodeCall('AutomaticUpdateTrigger', [o('mode', { signature: 's', value: 'always' })]), /must be one of none, check, stage/);
+  assert.throws(
+    () => decodeCall('AutomaticUpdateTrigger', [o('mode', { signature: 's', value: 'always' })]),
+    /must be one of none, check, stage/,
+  );
   assert.throws(() => decodeCall('InstallPackages', [Array(513).fill('a1'), {}]), /too many packages \(513; at most 512\)/);
   assert.throws(() => decodeCall('Rebase', ['a b', {}]), /contains spaces/);
   assert.throws(() => decodeCall('ModifyKernelArgs', [[], [], [], {}]), /at least one change/);
@@ -83,10 +126,21 @@ test('options and arguments are validated: unknown keys, types, names, sizes', (
 });
 
 test('daemon configuration: typed values, problems named, previous values kept', () => {
-  const kf = KeyFile.parse('[Daemon]\nLogLevel=debug\nIdleExitTimeout=0\nTransactionTimeout=-5\nAutomaticUpdatePolicy=stage\nAutomaticUpdateScope=security\n[Countme]\nEnabled=false\n[Other]\nx=1\n');
+  const kf = KeyFile.parse(
+    '[Daemon]\nLogLevel=debug\nIdleExitTimeout=0\nTransactionTimeout=-5\nAutomaticUpdatePolicy=stage\nAutomaticUpdateScope=security\n[Countme]\nEnabled=false\n[Other]\nx=1\n',
+  );
   const prev = { ...DEFAULT_DAEMON_CONFIG, transactionTimeout: 99 };
   const { config, problems } = daemonConfigFrom(kf, prev, 'test.conf');
-  assert.deepEqual(config, { logLevel: 'debug', idleExitTimeout: 0, transactionTimeout: 99, automaticUpdatePolicy: 'stage', automaticUpdateScope: 'security' });
-  assert.deepEqual(problems, ['test.conf: [Daemon] TransactionTimeout=-5 is not a number of seconds; keeping 99', 'test.conf: unknown group [Other]; ignored']);
+  assert.deepEqual(config, {
+    logLevel: 'debug',
+    idleExitTimeout: 0,
+    transactionTimeout: 99,
+    automaticUpdatePolicy: 'stage',
+    automaticUpdateScope: 'security',
+  });
+  assert.deepEqual(problems, [
+    'test.conf: [Daemon] TransactionTimeout=-5 is not a number of seconds; keeping 99',
+    'test.conf: unknown group [Other]; ignored',
+  ]);
   assert.deepEqual(daemonConfigFrom(undefined).config, DEFAULT_DAEMON_CONFIG);
 });

@@ -5,11 +5,43 @@ import { compareDebianVersions, parseDebianVersion } from '../../src/engine/upda
 import { diffPackages, formatDiff } from '../../src/engine/updates/pkgdiff';
 
 const VERSIONS = [
-  '0', '1', '1.0', '1.0-1', '1.0-1~bpo1', '1.0~rc1', '1.0~rc1-1', '1.0a', '1.0+b1', '1.0.1', '1:0.9',
-  '2:1.0', '1.00', '1.0-0', '1.0-1.1', '1.0-1+deb12u1', '1.0-10', '1.0-9', '2.36-9+deb12u7',
-  '2.36-9+deb12u10', '252.22-1~deb12u1', '252.33-1~deb12u1', '3.0.11-1~deb12u2', '3.0.15-1~deb12u1',
-  '1.2.13.dfsg-1', '1:1.2.13.dfsg-1', '9.2p1-2+deb12u3', '9.2p1-2+deb12u5', '1.0~~', '1.0~', '1.0~a',
-  '1.0-a', '1.0-A', '0:1.0', '1.0+', '1.0.', '1.0~~a',
+  '0',
+  '1',
+  '1.0',
+  '1.0-1',
+  '1.0-1~bpo1',
+  '1.0~rc1',
+  '1.0~rc1-1',
+  '1.0a',
+  '1.0+b1',
+  '1.0.1',
+  '1:0.9',
+  '2:1.0',
+  '1.00',
+  '1.0-0',
+  '1.0-1.1',
+  '1.0-1+deb12u1',
+  '1.0-10',
+  '1.0-9',
+  '2.36-9+deb12u7',
+  '2.36-9+deb12u10',
+  '252.22-1~deb12u1',
+  '252.33-1~deb12u1',
+  '3.0.11-1~deb12u2',
+  '3.0.15-1~deb12u1',
+  '1.2.13.dfsg-1',
+  '1:1.2.13.dfsg-1',
+  '9.2p1-2+deb12u3',
+  '9.2p1-2+deb12u5',
+  '1.0~~',
+  '1.0~',
+  '1.0~a',
+  '1.0-a',
+  '1.0-A',
+  '0:1.0',
+  '1.0+',
+  '1.0.',
+  '1.0~~a',
 ];
 
 function dpkgCmp(a: string, b: string): number {
@@ -55,10 +87,22 @@ test('diffPackages classifies added, removed, upgraded, downgraded', () => {
     { name: 'same', version: '1', arch: 'amd64' },
   ];
   const d = diffPackages(from, to);
-  assert.deepEqual(d.added.map((p) => p.name), ['e']);
-  assert.deepEqual(d.removed.map((p) => p.name), ['b']);
-  assert.deepEqual(d.upgraded.map((p) => p.name), ['a', 'c']);
-  assert.deepEqual(d.downgraded.map((p) => `${p.name} ${p.from} ${p.to}`), ['d 1:0.5 2.0']);
+  assert.deepEqual(
+    d.added.map((p) => p.name),
+    ['e'],
+  );
+  assert.deepEqual(
+    d.removed.map((p) => p.name),
+    ['b'],
+  );
+  assert.deepEqual(
+    d.upgraded.map((p) => p.name),
+    ['a', 'c'],
+  );
+  assert.deepEqual(
+    d.downgraded.map((p) => `${p.name} ${p.from} ${p.to}`),
+    ['d 1:0.5 2.0'],
+  );
   const text = formatDiff(d);
   assert.match(text, /Upgraded:\n {2}a:amd64 1\.0-1 -> 1\.0-1\+deb12u1/);
   assert.match(text, /Removed:\n {2}b 2\.0/);

@@ -32,7 +32,12 @@ test('delete KEY removes a key with one value; KEY=VALUE removes that value; sev
 
 test('replace KEY=VALUE and KEY=OLD=NEW', () => {
   assert.deepEqual(editKargs(base, { ...none, replace: ['root=/dev/sda'] }), ['root=/dev/sda', 'rw', 'console=tty0', 'console=ttyS0']);
-  assert.deepEqual(editKargs(base, { ...none, replace: ['console=ttyS0=ttyS1'] }), ['root=/dev/vda', 'rw', 'console=tty0', 'console=ttyS1']);
+  assert.deepEqual(editKargs(base, { ...none, replace: ['console=ttyS0=ttyS1'] }), [
+    'root=/dev/vda',
+    'rw',
+    'console=tty0',
+    'console=ttyS1',
+  ]);
   assert.throws(() => editKargs(base, { ...none, replace: ['console=ttyS9'] }), /several values/);
   assert.throws(() => editKargs(base, { ...none, replace: ['nosuch=1'] }), /no kernel argument "nosuch"/);
   assert.throws(() => editKargs(base, { ...none, replace: ['rw'] }), /--replace: invalid "rw"/);
@@ -40,6 +45,9 @@ test('replace KEY=VALUE and KEY=OLD=NEW', () => {
 
 test('set (from --editor) replaces the list before the other edits; bad syntax is a usage error', () => {
   assert.deepEqual(editKargs(base, { ...none, set: ['a=1'], append: ['b'] }), ['a=1', 'b']);
-  assert.throws(() => editKargs(base, { ...none, append: ['a b'] }), (e: Error & { code?: string }) => e.code === 'usage' && /--append: invalid kernel argument "a b"/.test(e.message));
+  assert.throws(
+    () => editKargs(base, { ...none, append: ['a b'] }),
+    (e: Error & { code?: string }) => e.code === 'usage' && /--append: invalid kernel argument "a b"/.test(e.message),
+  );
   assert.throws(() => editKargs(base, { ...none, set: ['=1'] }), /--editor: invalid kernel argument "=1"/);
 });

@@ -42,7 +42,18 @@ function python(script: string, input: unknown): string {
   return r.stdout;
 }
 
-const STRINGS = ['plain', ' leading space', 'trailing space ', 'tab\there', 'new\nline', 'back\\slash', 'semi;colon', 'hash # not a comment', '=equals=', 'ünïcödé'];
+const STRINGS = [
+  'plain',
+  ' leading space',
+  'trailing space ',
+  'tab\there',
+  'new\nline',
+  'back\\slash',
+  'semi;colon',
+  'hash # not a comment',
+  '=equals=',
+  'ünïcödé',
+];
 const LISTS: string[][] = [['htop', 'curl'], [], ['a;b', ' c', 'd\\e'], ['x'], ['sha256:0123;', 'two words']];
 
 test('GLib reads what KeyFile writes', () => {
@@ -72,10 +83,17 @@ test('KeyFile reads what GLib writes', () => {
 });
 
 test('group names with spaces and dots, comments, and repeated keys read as GLib does', () => {
-  const text = '# top comment\n[remote "example.remote"]\nurl=http://127.0.0.1:8080/repo\n  # indented comment\nurl=second\n\n[origin]\nrefspec=debian:debian/bookworm/x86_64\n';
+  const text =
+    '# top comment\n[remote "example.remote"]\nurl=http://127.0.0.1:8080/repo\n  # indented comment\nurl=second\n\n[origin]\nrefspec=debian:debian/bookworm/x86_64\n';
   const kf = KeyFile.parse(text);
   const got = JSON.parse(
-    python(GLIB_READ, { text, ask: [['remote "example.remote"', 'url', 'string'], ['origin', 'refspec', 'string']] }),
+    python(GLIB_READ, {
+      text,
+      ask: [
+        ['remote "example.remote"', 'url', 'string'],
+        ['origin', 'refspec', 'string'],
+      ],
+    }),
   ) as Record<string, unknown>;
   assert.equal(kf.getString('remote "example.remote"', 'url'), got['remote "example.remote"/url']);
   assert.equal(kf.getString('origin', 'refspec'), got['origin/refspec']);
@@ -86,7 +104,10 @@ test('booleans: true/false/1/0, anything else is an error naming the key', () =>
   const kf = KeyFile.parse('[a]\nx=true\ny=0\nz=yes\n');
   assert.equal(kf.getBoolean('a', 'x'), true);
   assert.equal(kf.getBoolean('a', 'y'), false);
-  assert.throws(() => kf.getBoolean('a', 'z', 'test.conf'), (e: unknown) => e instanceof AptOstreeError && /test\.conf.*\[a\] z=yes/.test(e.message));
+  assert.throws(
+    () => kf.getBoolean('a', 'z', 'test.conf'),
+    (e: unknown) => e instanceof AptOstreeError && /test\.conf.*\[a\] z=yes/.test(e.message),
+  );
 });
 
 test('malformed input is an error with file and line', () => {

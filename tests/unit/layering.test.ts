@@ -47,7 +47,10 @@ describe('layering: APT simulation output', () => {
 describe('layering: users', () => {
   it('turns users and groups added by packages into sysusers.d lines', () => {
     const before = { passwd: ['root:x:0:0:root:/root:/bin/bash'], group: ['root:x:0:'] };
-    const after = { passwd: [...before.passwd, 'fx:x:999:999::/nonexistent:/usr/sbin/nologin'], group: [...before.group, 'fx:x:999:', 'fxg:x:998:'] };
+    const after = {
+      passwd: [...before.passwd, 'fx:x:999:999::/nonexistent:/usr/sbin/nologin'],
+      group: [...before.group, 'fx:x:999:', 'fxg:x:998:'],
+    };
     assert.deepEqual(sysusersLines(addedEntries(before, after)), ['g fxg 998', 'u fx 999:999 "-" /nonexistent /usr/sbin/nologin']);
   });
 });

@@ -41,7 +41,10 @@ test('override-commit is kept, errors name the file', () => {
   const o = parseOrigin(`[origin]\nrefspec=r\noverride-commit=${SHA}\n`);
   assert.equal(o.overrideCommit, SHA);
   assert.throws(() => parseOrigin('[packages]\nrequested=a;\n', 'x.origin'), /x\.origin: no \[origin\] refspec/);
-  assert.throws(() => parseOrigin('[origin]\nrefspec=r\n[packages]\nrequested-local=nothex:foo;\n', 'x.origin'), /x\.origin: \[packages\] requested-local/);
+  assert.throws(
+    () => parseOrigin('[origin]\nrefspec=r\n[packages]\nrequested-local=nothex:foo;\n', 'x.origin'),
+    /x\.origin: \[packages\] requested-local/,
+  );
 });
 
 test('splitRefspec', () => {

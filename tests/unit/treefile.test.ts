@@ -60,7 +60,10 @@ test('defaults: components main, variant minbase, no mirror, no packages', () =>
 });
 
 test('a list of mirrors, including one-line entries', () => {
-  const t = parseTreefile('ref: a\nsuite: bookworm\nkernel: placeholder\nmirror:\n  - file:///srv/mirror\n  - "deb [trusted=yes] http://127.0.0.1:1/sec bookworm-security main"\n', FILE);
+  const t = parseTreefile(
+    'ref: a\nsuite: bookworm\nkernel: placeholder\nmirror:\n  - file:///srv/mirror\n  - "deb [trusted=yes] http://127.0.0.1:1/sec bookworm-security main"\n',
+    FILE,
+  );
   assert.equal(t.mirrors.length, 2);
 });
 
@@ -79,7 +82,10 @@ test('wrong types name the field, the file and the line', () => {
   assert.match(msg, /field "packages" must be a list of strings, not a string/);
   assert.ok(msg.includes(`${FILE}:4`), msg);
   assert.match(parseError('ref: [a]\nsuite: bookworm\nkernel: placeholder\n'), /field "ref" must be a string, not a list/);
-  assert.match(parseError('ref: a\nsuite: bookworm\nkernel: placeholder\npackages: [apt, 3]\n'), /field "packages" item 2 must be a string, not a number/);
+  assert.match(
+    parseError('ref: a\nsuite: bookworm\nkernel: placeholder\npackages: [apt, 3]\n'),
+    /field "packages" item 2 must be a string, not a number/,
+  );
   assert.match(parseError('ref: a\nsuite: bookworm\nkernel: placeholder\nvariant: tiny\n'), /field "variant" must be one of/);
   assert.match(parseError('ref: a\nsuite: bookworm\nkernel: placeholder\nmirror: not a uri\n'), /field "mirror"/);
   assert.match(parseError('ref: a\nsuite: bookworm\nkernel: placeholder\nlocal-packages: [x.tar]\n'), /not a .deb file/);
@@ -134,10 +140,21 @@ test('sources: deb822 and one-line entries, default mapped onto the suite', () =
         'deb http://mirror.example/debian-security trixie-security main contrib',
       ],
     );
-    assert.deepEqual(srcs.map((s) => s.optional === true), [false, true, true]);
+    assert.deepEqual(
+      srcs.map((s) => s.optional === true),
+      [false, true, true],
+    );
     assert.equal(parseDeb822Sources('Types: deb\nEnabled: no\nURIs: a\nSuites: b\n').length, 0);
-    const explicit = resolveSources(['http://127.0.0.1:9/debian', 'deb [trusted=yes] file:///srv/sec bookworm-security main'], 'bookworm', ['main'], d);
-    assert.deepEqual(explicit.map(sourceLine), ['deb http://127.0.0.1:9/debian bookworm main', 'deb [trusted=yes] file:///srv/sec bookworm-security main']);
+    const explicit = resolveSources(
+      ['http://127.0.0.1:9/debian', 'deb [trusted=yes] file:///srv/sec bookworm-security main'],
+      'bookworm',
+      ['main'],
+      d,
+    );
+    assert.deepEqual(explicit.map(sourceLine), [
+      'deb http://127.0.0.1:9/debian bookworm main',
+      'deb [trusted=yes] file:///srv/sec bookworm-security main',
+    ]);
     assert.deepEqual(parseSourceLine('deb http://a/b ./'), { uri: 'http://a/b', suite: './', components: [], options: [] });
     assert.throws(() => resolveSources([], 'bookworm', ['main'], join(d, 'empty')), /no APT sources on this machine/);
   } finally {

@@ -27,17 +27,26 @@ test('rebaseTarget: REF keeps the remote, REMOTE:REF replaces both, REMOTE: keep
 test('classifyPullError turns ostree pull failures into errors with hints', () => {
   const where = { remote: 'origin', url: 'http://127.0.0.1:1', what: 'debian/x' };
   const err = (details: string): AptOstreeError => new AptOstreeError('ostree', 'pulling failed (ostree exit code 1)', { details });
-  const net = classifyPullError(err('error: While fetching http://127.0.0.1:1/config: [7] Couldn\'t connect to server'), where) as AptOstreeError;
+  const net = classifyPullError(
+    err("error: While fetching http://127.0.0.1:1/config: [7] Couldn't connect to server"),
+    where,
+  ) as AptOstreeError;
   assert.equal(net.code, 'network');
   assert.match(net.hint ?? '', /reused/);
-  const nothing = classifyPullError(err('error: While fetching http://127.0.0.1:1/objects/32/ab.filez: [52] Server returned nothing (no headers, no data)'), where) as AptOstreeError;
+  const nothing = classifyPullError(
+    err('error: While fetching http://127.0.0.1:1/objects/32/ab.filez: [52] Server returned nothing (no headers, no data)'),
+    where,
+  ) as AptOstreeError;
   assert.equal(nothing.code, 'network');
   const nf = classifyPullError(err("error: No such branch 'debian/x' in repository summary"), where) as AptOstreeError;
   assert.equal(nf.code, 'not-found');
   assert.match(nf.message, /ref "debian\/x" was not found on the remote "origin"/);
   const gpg = classifyPullError(err('error: Commit 1234: GPG verification enabled, but no signatures found'), where) as AptOstreeError;
   assert.equal(gpg.code, 'denied');
-  const bad = classifyPullError(err("error: Writing content object: Corrupted file object; checksum expected='x' actual='y'"), where) as AptOstreeError;
+  const bad = classifyPullError(
+    err("error: Writing content object: Corrupted file object; checksum expected='x' actual='y'"),
+    where,
+  ) as AptOstreeError;
   assert.match(bad.message, /served corrupt objects/);
   const eof = classifyPullError(err('error: Writing content object: Unexpected EOF with 6/31448 bytes remaining'), where) as AptOstreeError;
   assert.match(eof.message, /served corrupt objects/);

@@ -66,7 +66,10 @@ test('the server killed in the middle of a pull: clear error, nothing deployed; 
   const after = await loadSysroot(sysroot);
   assert.equal(after.deployments[0]!.baseChecksum, served.v2);
   process.stdout.write(`# changed objects ${changed.bytes} B; first (killed) pull ${firstBytes} B; retry ${secondBytes} B\n`);
-  assert.ok(secondBytes < changed.bytes * 0.8, `retry fetched ${secondBytes} B of ${changed.bytes} B: what was fetched before was not reused`);
+  assert.ok(
+    secondBytes < changed.bytes * 0.8,
+    `retry fetched ${secondBytes} B of ${changed.bytes} B: what was fetched before was not reused`,
+  );
   sh('ostree', ['fsck', `--repo=${after.repoPath}`]);
 });
 
@@ -77,7 +80,10 @@ test('corrupt objects served: clear error, nothing deployed; fine once the serve
   try {
     const r = await cli(sysroot, 'upgrade');
     assert.equal(r.code, 1, r.stdout);
-    assert.match(r.stderr, /the remote "origin" \(http:[^)]+\) served corrupt objects for debian\/bookworm\/test-base \(commit [0-9a-f]{64}\); nothing was deployed/);
+    assert.match(
+      r.stderr,
+      /the remote "origin" \(http:[^)]+\) served corrupt objects for debian\/bookworm\/test-base \(commit [0-9a-f]{64}\); nothing was deployed/,
+    );
     assert.deepEqual(await bases(sysroot), before);
   } finally {
     served.server.corrupt(undefined);
@@ -92,7 +98,10 @@ test('a remote that requires GPG signatures refuses unsigned and wrongly signed 
   const before = await bases(sysroot);
   const unsigned = await cli(sysroot, 'rebase', UNSIGNED);
   assert.equal(unsigned.code, 1, unsigned.stdout);
-  assert.match(unsigned.stderr, /the signature of debian\/bookworm\/unsigned from the remote "origin" does not verify; nothing was deployed/);
+  assert.match(
+    unsigned.stderr,
+    /the signature of debian\/bookworm\/unsigned from the remote "origin" does not verify; nothing was deployed/,
+  );
   assert.match(unsigned.stderr, /no signatures found/);
   const wrong = await cli(sysroot, 'rebase', SIGNED_BAD);
   assert.equal(wrong.code, 1, wrong.stdout);
@@ -114,7 +123,10 @@ test('upgrade uses a static delta when the remote has one', async () => {
   served.server.resetStats();
   const r = await cli(sysroot, 'upgrade');
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(served.server.requests.some((p) => p.startsWith('/deltas/')), `no delta fetched: ${served.server.requests.slice(0, 20).join(' ')}`);
+  assert.ok(
+    served.server.requests.some((p) => p.startsWith('/deltas/')),
+    `no delta fetched: ${served.server.requests.slice(0, 20).join(' ')}`,
+  );
   assert.ok(!served.server.requests.some((p) => p.endsWith('.filez')), 'no loose file object fetched');
   assert.equal((await loadSysroot(sysroot)).deployments[0]!.baseChecksum, served.v2);
   void BASE_REF;

@@ -36,7 +36,18 @@ export interface Gpg {
 export function makeGpgKey(dir: string, name: string): Gpg {
   const home = join(dir, `gnupg-${name}`);
   mkdirSync(home, { mode: 0o700 });
-  sh('gpg', ['--homedir', home, '--batch', '--passphrase', '', '--quick-gen-key', `apt-ostree test ${name} <${name}@test.invalid>`, 'ed25519', 'sign', 'never']);
+  sh('gpg', [
+    '--homedir',
+    home,
+    '--batch',
+    '--passphrase',
+    '',
+    '--quick-gen-key',
+    `apt-ostree test ${name} <${name}@test.invalid>`,
+    'ed25519',
+    'sign',
+    'never',
+  ]);
   const colons = sh('gpg', ['--homedir', home, '--list-keys', '--with-colons']);
   const fpr = /^fpr:+([0-9A-F]+):/m.exec(colons)?.[1];
   if (!fpr) throw new Error('no gpg key made');
@@ -70,8 +81,12 @@ export async function serveBase(prefix: string): Promise<Served> {
       // GVariant text of a string: '...'; the JSON inside has no single quotes.
       const json = pk.replace(/^'/, '').replace(/'$/, '');
       const args = [
-        'commit', `--repo=${repo}`, `--branch=${ref}`, `--tree=ref=${from}`,
-        `--add-metadata-string=version=${version}`, `--add-metadata-string=aptostree.packages=${json}`,
+        'commit',
+        `--repo=${repo}`,
+        `--branch=${ref}`,
+        `--tree=ref=${from}`,
+        `--add-metadata-string=version=${version}`,
+        `--add-metadata-string=aptostree.packages=${json}`,
         `--subject=${ref} ${version}`,
       ];
       if (opts.parent) args.push(`--parent=${opts.parent}`);
@@ -102,10 +117,11 @@ export async function sysrootAtV1(served: Served, name: string, extra: string[] 
     sh('ostree', ['pull-local', `--repo=${v1repo}`, served.repo, served.v1]);
     sh('ostree', ['refs', `--repo=${v1repo}`, '--create', BASE_REF, served.v1]);
   }
-  const r = await runAsync(process.execPath, [
-    CLI, 'compose', 'sysroot', path, '--repo', v1repo, '--ref', BASE_REF,
-    '--remote', `origin=${served.server.url}`, ...extra,
-  ], { env: { ...process.env, APT_OSTREE_DIRECT: '1' } });
+  const r = await runAsync(
+    process.execPath,
+    [CLI, 'compose', 'sysroot', path, '--repo', v1repo, '--ref', BASE_REF, '--remote', `origin=${served.server.url}`, ...extra],
+    { env: { ...process.env, APT_OSTREE_DIRECT: '1' } },
+  );
   if (r.code !== 0) throw new Error(`compose sysroot failed: ${r.stderr}`);
   return path;
 }

@@ -23,7 +23,13 @@ const cli = (...args: string[]) => runCliAsync(['--sysroot', sysroot, ...args]);
 
 async function top(): Promise<{ checksum: string; base: string; root: string; requested: string[]; layered: boolean }> {
   const d = (await loadSysroot(sysroot)).deployments[0]!;
-  return { checksum: d.checksum, base: d.baseChecksum, root: d.deployPath, requested: d.origin?.requestedPackages ?? [], layered: d.checksum !== d.baseChecksum };
+  return {
+    checksum: d.checksum,
+    base: d.baseChecksum,
+    root: d.deployPath,
+    requested: d.origin?.requestedPackages ?? [],
+    layered: d.checksum !== d.baseChecksum,
+  };
 }
 
 async function packagesOf(rev: string): Promise<string[]> {
@@ -35,7 +41,10 @@ async function packagesOf(rev: string): Promise<string[]> {
 before(async () => {
   served = await serveBase('upd-layered');
   other = served.commitLike(OTHER_REF, served.v1, 'other-1');
-  const archive = buildArchive(layeringFixtures().filter((p) => ['fx-lib', 'fx-app'].includes(p.name)), 'upd-archive');
+  const archive = buildArchive(
+    layeringFixtures().filter((p) => ['fx-lib', 'fx-app'].includes(p.name)),
+    'upd-archive',
+  );
   archiveDir = archive.dir;
   sysroot = await sysrootAtV1(served, 'sysroot');
   const d = (await loadSysroot(sysroot)).deployments[0]!;
@@ -81,7 +90,8 @@ test('upgrade --preview shows the base diff; upgrade reaches v2 with fx-app laye
   const parent = sh('ostree', ['rev-parse', `--repo=${sysroot}/ostree/repo`, `${t.checksum}^`]).trim();
   assert.equal(parent, served.v2, 'the layered commit is built on v2');
   const pk = await packagesOf(t.checksum);
-  for (const n of ['fx-app', 'fx-lib', 'hello', 'less', 'dpkg']) assert.ok(pk.includes(n), `${n} in the package list of the new deployment`);
+  for (const n of ['fx-app', 'fx-lib', 'hello', 'less', 'dpkg'])
+    assert.ok(pk.includes(n), `${n} in the package list of the new deployment`);
   const diff = await cli('db', 'diff', '--json');
   const d = JSON.parse(diff.stdout) as { added: { name: string }[] };
   assert.deepEqual(d.added.map((x) => x.name).sort(), ['hello', 'less']);

@@ -21,7 +21,12 @@ const cli = (...args: string[]) => runCliAsync(['--sysroot', sysroot, ...args]);
 
 async function deployments(): Promise<{ checksum: string; base: string; refspec?: string; override?: string }[]> {
   const s = await loadSysroot(sysroot);
-  return s.deployments.map((d) => ({ checksum: d.checksum, base: d.baseChecksum, refspec: d.origin?.refspec, override: d.origin?.overrideCommit }));
+  return s.deployments.map((d) => ({
+    checksum: d.checksum,
+    base: d.baseChecksum,
+    refspec: d.origin?.refspec,
+    override: d.origin?.overrideCommit,
+  }));
 }
 
 before(async () => {
@@ -99,7 +104,12 @@ test('db diff (default: rollback vs default) and db diff --json FROM TO', async 
   assert.match(r.stdout, /hello/);
   const j = await cli('db', 'diff', '--json', served.v1, served.v2);
   assert.equal(j.code, 0, j.stderr);
-  const d = JSON.parse(j.stdout) as { added: { name: string }[]; removed: unknown[]; 'ostree-commit-from': string; 'ostree-commit-to': string };
+  const d = JSON.parse(j.stdout) as {
+    added: { name: string }[];
+    removed: unknown[];
+    'ostree-commit-from': string;
+    'ostree-commit-to': string;
+  };
   assert.deepEqual(d.added.map((p) => p.name).sort(), ['hello', 'less']);
   assert.equal(d['ostree-commit-from'], served.v1);
   assert.equal(d['ostree-commit-to'], served.v2);

@@ -16,7 +16,13 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       if (d.kind !== 'daemon') throw new AptOstreeError('not-found', `nothing to cancel: ${d.why}`);
       const c = await import('../../dbus/contract');
       try {
-        const r = await d.bus.call({ destination: d.owner, path: c.OBJECT_PATH, interface: c.DAEMON_IFACE, member: 'CancelActive', timeout: 300000 });
+        const r = await d.bus.call({
+          destination: d.owner,
+          path: c.OBJECT_PATH,
+          interface: c.DAEMON_IFACE,
+          member: 'CancelActive',
+          timeout: 300000,
+        });
         const path = String(r.body[0]);
         process.stdout.write(path === '/' ? 'No transaction in progress\n' : `Cancelled ${path}\n`);
       } catch (e) {

@@ -43,7 +43,11 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       }
       for (const o of report.outcomes) {
         const what =
-          o.result === 'sent' ? `counted (countme=${o.bucket}, HTTP ${o.status})` : o.result === 'skipped' ? `skipped: ${o.reason}` : `failed: ${o.error} (retried at the next run)`;
+          o.result === 'sent'
+            ? `counted (countme=${o.bucket}, HTTP ${o.status})`
+            : o.result === 'skipped'
+              ? `skipped: ${o.reason}`
+              : `failed: ${o.error} (retried at the next run)`;
         process.stdout.write(`countme: ${new URL(o.endpoint).host}: ${what}\n`);
       }
     });

@@ -22,7 +22,9 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       }
       const out: string[] = [];
       for (const e of list) {
-        out.push(`ostree commit: ${e.label === e.checksum ? e.checksum : `${e.label} (${e.checksum})`}${e.version ? ` version ${e.version}` : ''}`);
+        out.push(
+          `ostree commit: ${e.label === e.checksum ? e.checksum : `${e.label} (${e.checksum})`}${e.version ? ` version ${e.version}` : ''}`,
+        );
         for (const p of e.packages) out.push(` ${p.name}-${p.version}.${p.arch}`);
       }
       process.stdout.write(`${out.join('\n')}\n`);

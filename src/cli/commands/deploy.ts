@@ -5,7 +5,9 @@ export function register(program: Command, globals: () => GlobalOptions): void {
   program
     .command('deploy')
     .argument('<revision>', 'a commit checksum, or version=VERSION')
-    .description("Deploy a given revision of the deployment's refspec (pinned in the origin until the next upgrade); layered packages are kept")
+    .description(
+      "Deploy a given revision of the deployment's refspec (pinned in the origin until the next upgrade); layered packages are kept",
+    )
     .option('-C, --cache-only', 'use only what is already downloaded')
     .option('-r, --reboot', 'reboot after deploying')
     .option('--unchanged-exit-77', 'exit 77 when nothing changed')

@@ -19,7 +19,13 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       const r = await executeOperation(globals(), {
         kind: 'install',
         packages,
-        options: { dryRun: o.dryRun === true, cacheOnly: o.cacheOnly === true, idempotent: o.idempotent === true, allowInactive: o.allowInactive === true, reboot: o.reboot === true },
+        options: {
+          dryRun: o.dryRun === true,
+          cacheOnly: o.cacheOnly === true,
+          idempotent: o.idempotent === true,
+          allowInactive: o.allowInactive === true,
+          reboot: o.reboot === true,
+        },
       });
       reportResult(globals(), r, { unchangedExit77: o.unchangedExit77 });
     });

@@ -66,7 +66,10 @@ async function editInEditor(sysrootPath: string): Promise<string[]> {
     const [cmd, ...args] = editor.split(/\s+/).filter((x) => x !== '');
     const r = spawnSync(cmd ?? 'vi', [...args, file], { stdio: 'inherit' });
     if (r.error || r.status !== 0) {
-      throw new AptOstreeError('usage', `the editor "${editor}" failed${r.error ? `: ${r.error.message}` : ` (exit code ${r.status})`}; nothing changed`);
+      throw new AptOstreeError(
+        'usage',
+        `the editor "${editor}" failed${r.error ? `: ${r.error.message}` : ` (exit code ${r.status})`}; nothing changed`,
+      );
     }
     const text = readFileSync(file, 'utf8')
       .split('\n')

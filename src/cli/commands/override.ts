@@ -10,19 +10,31 @@ export function register(program: Command, globals: () => GlobalOptions): void {
       .option('-r, --reboot', 'reboot after deploying')
       .option('--unchanged-exit-77', 'exit 77 when nothing changed') as T;
   type Opts = { dryRun?: boolean; cacheOnly?: boolean; reboot?: boolean; unchangedExit77?: boolean; all?: boolean };
-  const run = async (o: Opts, req: (opts: { dryRun: boolean; cacheOnly: boolean; reboot: boolean }) => import('../../engine/operations/types').OperationRequest): Promise<void> => {
+  const run = async (
+    o: Opts,
+    req: (opts: { dryRun: boolean; cacheOnly: boolean; reboot: boolean }) => import('../../engine/operations/types').OperationRequest,
+  ): Promise<void> => {
     const { executeOperation } = await import('../backend');
     const { reportResult } = await import('../report');
-    const r = await executeOperation(globals(), req({ dryRun: o.dryRun === true, cacheOnly: o.cacheOnly === true, reboot: o.reboot === true }));
+    const r = await executeOperation(
+      globals(),
+      req({ dryRun: o.dryRun === true, cacheOnly: o.cacheOnly === true, reboot: o.reboot === true }),
+    );
     reportResult(globals(), r, { unchangedExit77: o.unchangedExit77 });
   };
-  common(override.command('remove').description('Leave out packages of the base').argument('<packages...>', 'base package names')).action(async (packages, o) =>
-    run(o as Opts, (options) => ({ kind: 'override-remove', packages, options })),
+  common(override.command('remove').description('Leave out packages of the base').argument('<packages...>', 'base package names')).action(
+    async (packages, o) => run(o as Opts, (options) => ({ kind: 'override-remove', packages, options })),
   );
-  common(override.command('replace').description('Replace packages of the base by local .deb files').argument('<debs...>', '.deb files')).action(async (debs, o) =>
-    run(o as Opts, (options) => ({ kind: 'override-replace', debs, options })),
-  );
-  common(override.command('reset').description('Undo overrides of base packages').argument('[packages...]', 'package names').option('-a, --all', 'undo every override')).action(
-    async (packages, o) => run(o as Opts, (options) => ({ kind: 'override-reset', packages, all: (o as Opts).all === true, options })),
+  common(
+    override.command('replace').description('Replace packages of the base by local .deb files').argument('<debs...>', '.deb files'),
+  ).action(async (debs, o) => run(o as Opts, (options) => ({ kind: 'override-replace', debs, options })));
+  common(
+    override
+      .command('reset')
+      .description('Undo overrides of base packages')
+      .argument('[packages...]', 'package names')
+      .option('-a, --all', 'undo every override'),
+  ).action(async (packages, o) =>
+    run(o as Opts, (options) => ({ kind: 'override-reset', packages, all: (o as Opts).all === true, options })),
   );
 }

@@ -10,7 +10,8 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .description('Pin a deployment so that no update or cleanup removes it (ostree admin pin)')
     .action(async (index, o) => {
       const { usageError } = await import('../../engine/errors');
-      if (!/^\d+$/.test(index)) throw usageError(`"${index}" is not a deployment index`, 'give the number "apt-ostree status" shows (0 = first)');
+      if (!/^\d+$/.test(index))
+        throw usageError(`"${index}" is not a deployment index`, 'give the number "apt-ostree status" shows (0 = first)');
       const { executeOperation } = await import('../backend');
       const { reportResult } = await import('../report');
       const r = await executeOperation(globals(), { kind: 'pin', index: Number(index), unpin: o.unpin === true, options: {} });

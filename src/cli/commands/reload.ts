@@ -33,7 +33,8 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         await checkFile('apt-ostreed is not used (APT_OSTREE_DIRECT=1)');
         return;
       }
-      const { BusConnection, DBusCallError, FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, socketPathOf, systemBusAddress } = await import('../../dbus/bus');
+      const { BusConnection, DBusCallError, FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, socketPathOf, systemBusAddress } =
+        await import('../../dbus/bus');
       const { BUS_NAME, DAEMON_IFACE, OBJECT_PATH, errorCodeOf } = await import('../../dbus/contract');
       const address = systemBusAddress();
       const sock = socketPathOf(address);

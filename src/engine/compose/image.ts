@@ -65,7 +65,8 @@ export function parseSize(s: string): number {
   if (!m) throw usageError(`--size "${s}" is not a size`, 'give bytes or a number with K, M, G or T, e.g. --size 4G');
   const mult = { '': 1, K: 1024, M: MiB, G: 1024 * MiB, T: 1024 * 1024 * MiB }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
   const bytes = Math.floor(Number(m[1]) * mult);
-  if (bytes < 16 * MiB) throw usageError(`--size ${s} is too small for a disk image`, 'an image needs at least its tree; try e.g. --size 4G');
+  if (bytes < 16 * MiB)
+    throw usageError(`--size ${s} is too small for a disk image`, 'an image needs at least its tree; try e.g. --size 4G');
   return bytes;
 }
 
@@ -102,7 +103,11 @@ async function kernelsOfRef(repo: string, ref: string, signal: AbortSignal): Pro
     .filter((k) => k !== PLACEHOLDER_KVER);
   const real: string[] = [];
   for (const k of kvers) {
-    const v = await run('ostree', ['ls', `--repo=${repo}`, ref, `/usr/lib/modules/${k}/vmlinuz`], { okCodes: [1], signal, errorCode: 'ostree' });
+    const v = await run('ostree', ['ls', `--repo=${repo}`, ref, `/usr/lib/modules/${k}/vmlinuz`], {
+      okCodes: [1],
+      signal,
+      errorCode: 'ostree',
+    });
     if (v.code === 0) real.push(k);
   }
   return real;
@@ -111,7 +116,10 @@ async function kernelsOfRef(repo: string, ref: string, signal: AbortSignal): Pro
 /** A program on PATH or in the sbin directories (not on a user's PATH everywhere). */
 function findProgram(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin'];
-  return dirs.filter((d) => d !== '').map((d) => join(d, name)).find((p) => existsSync(p));
+  return dirs
+    .filter((d) => d !== '')
+    .map((d) => join(d, name))
+    .find((p) => existsSync(p));
 }
 
 /** Disk usage of a directory tree in bytes (allocated blocks; hardlinked files once). */
@@ -181,9 +189,13 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
   }
   const kernels = await kernelsOfRef(repo, opts.ref, signal);
   if (kernels.length === 0) {
-    throw new AptOstreeError('invalid-config', `${opts.ref} (${checksum.slice(0, 10)}) has no kernel to boot: no /usr/lib/modules/KVER/vmlinuz other than the placeholder`, {
-      hint: 'compose the tree with a real kernel, e.g. "kernel: linux-image-amd64" in the treefile',
-    });
+    throw new AptOstreeError(
+      'invalid-config',
+      `${opts.ref} (${checksum.slice(0, 10)}) has no kernel to boot: no /usr/lib/modules/KVER/vmlinuz other than the placeholder`,
+      {
+        hint: 'compose the tree with a real kernel, e.g. "kernel: linux-image-amd64" in the treefile',
+      },
+    );
   }
   const mkfs = findProgram('mkfs.ext4');
   if (!mkfs) throw new AptOstreeError('not-found', 'mkfs.ext4 is not installed', { hint: 'apt-get install e2fsprogs' });
@@ -209,7 +221,9 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
     if (size < needed) {
       throw usageError(
         `--size ${formatSize(size)} is too small for ${opts.ref}: the deployed sysroot takes ${formatSize(used)}, the image needs at least ${formatSize(needed)}`,
-        `give --size ${formatSize(Math.max(needed, Math.ceil((used * 2 + 1024 * MiB) / SIZE_ALIGN) * SIZE_ALIGN)).replace(/ GiB$/, 'G').replace(/ MiB$/, 'M')} or more (room for updates), or leave --size out`,
+        `give --size ${formatSize(Math.max(needed, Math.ceil((used * 2 + 1024 * MiB) / SIZE_ALIGN) * SIZE_ALIGN))
+          .replace(/ GiB$/, 'G')
+          .replace(/ MiB$/, 'M')} or more (room for updates), or leave --size out`,
       );
     }
 

@@ -55,11 +55,7 @@ export function parseRemoteArg(s: string): { name: string; url: string } {
   return { name, url };
 }
 
-export async function composeSysroot(
-  opts: ComposeSysrootOptions,
-  progress: Progress,
-  signal: AbortSignal,
-): Promise<ComposeSysrootResult> {
+export async function composeSysroot(opts: ComposeSysrootOptions, progress: Progress, signal: AbortSignal): Promise<ComposeSysrootResult> {
   const admin = await import('../ostree/admin');
   const repo = resolve(opts.repo);
   const dir = resolve(opts.dir);
@@ -146,7 +142,9 @@ export async function clearImmutableDeployments(sysrootDir: string): Promise<voi
   for (const os of readdirSync(deployParent)) {
     const deployDir = join(deployParent, os, 'deploy');
     if (!existsSync(deployDir)) continue;
-    const roots = readdirSync(deployDir).filter((n) => !n.endsWith('.origin')).map((n) => join(deployDir, n));
+    const roots = readdirSync(deployDir)
+      .filter((n) => !n.endsWith('.origin'))
+      .map((n) => join(deployDir, n));
     if (roots.length > 0) await run('chattr', ['-i', ...roots], { okCodes: [1], errorCode: 'internal' });
   }
 }

@@ -57,7 +57,9 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
 
   // 1. Everything that can be checked before anything is written.
   if (existsSync(o.repo) && !statIsDir(o.repo)) {
-    throw new AptOstreeError('usage', `repository path ${o.repo} is a file, not a directory`, { hint: 'give --repo the path of an OSTree repository, or of a directory to create' });
+    throw new AptOstreeError('usage', `repository path ${o.repo} is a file, not a directory`, {
+      hint: 'give --repo the path of an OSTree repository, or of a directory to create',
+    });
   }
   for (const deb of tf.localPackages) {
     if (!existsSync(deb)) throw new AptOstreeError('invalid-config', `treefile ${tf.path}: field "local-packages": ${deb} does not exist`);
@@ -92,7 +94,9 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
   const work = mkdtempSync(join(workParent, 'apt-ostree-compose-'));
   const rootfs = join(work, 'rootfs');
   try {
-    await task(progress, `Bootstrapping ${tf.suite} (${tf.variant}) with mmdebstrap`, () => runMmdebstrap(tf, arch, sources, work, rootfs, progress, signal));
+    await task(progress, `Bootstrapping ${tf.suite} (${tf.variant}) with mmdebstrap`, () =>
+      runMmdebstrap(tf, arch, sources, work, rootfs, progress, signal),
+    );
 
     const meta = await task(progress, 'Reading the package database', async () => {
       const pkgs = await installedPackages(rootfs);
@@ -103,7 +107,9 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
     await task(progress, 'Laying out the tree for OSTree', async () => {
       if (tf.kernel === KERNEL_PLACEHOLDER) writePlaceholderKernel(rootfs);
       else if (installedKernels(rootfs).length === 0) {
-        throw new AptOstreeError('internal', `the kernel package ${tf.kernel} left no vmlinuz/initramfs.img in /usr/lib/modules`, { hint: 'is it a Debian linux-image package?' });
+        throw new AptOstreeError('internal', `the kernel package ${tf.kernel} left no vmlinuz/initramfs.img in /usr/lib/modules`, {
+          hint: 'is it a Debian linux-image package?',
+        });
       }
       prepareOstreeLayout(rootfs);
     });
@@ -130,12 +136,19 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
 
     if (ed25519Key !== undefined) {
       await task(progress, 'Signing the commit (ed25519)', async () => {
-        await run('ostree', ['sign', `--repo=${o.repo}`, '--sign-type=ed25519', checksum, ed25519Key], { errorCode: 'ostree', what: 'signing the commit' });
+        await run('ostree', ['sign', `--repo=${o.repo}`, '--sign-type=ed25519', checksum, ed25519Key], {
+          errorCode: 'ostree',
+          what: 'signing the commit',
+        });
       });
     }
     if (o.staticDelta && parent !== undefined) {
       await task(progress, 'Generating a static delta from the previous commit', async () => {
-        await run('ostree', ['static-delta', 'generate', `--repo=${o.repo}`, `--from=${parent}`, `--to=${checksum}`], { errorCode: 'ostree', what: 'generating the static delta', signal });
+        await run('ostree', ['static-delta', 'generate', `--repo=${o.repo}`, `--from=${parent}`, `--to=${checksum}`], {
+          errorCode: 'ostree',
+          what: 'generating the static delta',
+          signal,
+        });
       });
     }
     await task(progress, 'Updating the summary', () => updateSummary(o.repo, { gpgSign: o.gpgSign, ed25519SecretKey: ed25519Key }));
@@ -177,7 +190,15 @@ async function dateVersion(repo: string, parent: string | undefined): Promise<st
   return m && m[1] === day ? `${day}.${Number(m[2]) + 1}` : `${day}.0`;
 }
 
-async function runMmdebstrap(tf: Treefile, arch: string, sources: readonly AptSource[], work: string, rootfs: string, progress: Progress, signal?: AbortSignal): Promise<void> {
+async function runMmdebstrap(
+  tf: Treefile,
+  arch: string,
+  sources: readonly AptSource[],
+  work: string,
+  rootfs: string,
+  progress: Progress,
+  signal?: AbortSignal,
+): Promise<void> {
   const include = [...tf.packages];
   if (tf.kernel !== KERNEL_PLACEHOLDER) include.push(tf.kernel, 'dracut', 'ostree-boot');
   // Kept until the lists are read for META_SECURITY_UPDATES; the layout step removes them.
@@ -224,7 +245,9 @@ async function runMmdebstrap(tf: Treefile, arch: string, sources: readonly AptSo
  */
 function customizeScript(realKernel: boolean): string {
   const lines = ['#!/bin/sh', 'set -eu', 'root="$1"'];
-  lines.push('if [ -x "$root/usr/bin/systemctl" ] || [ -x "$root/bin/systemctl" ]; then chroot "$root" systemctl preset-all >/dev/null 2>&1 || chroot "$root" systemctl preset-all; fi');
+  lines.push(
+    'if [ -x "$root/usr/bin/systemctl" ] || [ -x "$root/bin/systemctl" ]; then chroot "$root" systemctl preset-all >/dev/null 2>&1 || chroot "$root" systemctl preset-all; fi',
+  );
   if (realKernel) {
     lines.push(
       'found=0',
@@ -245,10 +268,14 @@ function customizeScript(realKernel: boolean): string {
 
 /** [name, version, arch] of every installed package, from dpkg-query on the tree's database. */
 async function installedPackages(rootfs: string): Promise<PackageRecord[]> {
-  const r = await run('dpkg-query', [`--admindir=${join(rootfs, 'var/lib/dpkg')}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'], {
-    errorCode: 'dpkg',
-    what: 'listing the installed packages',
-  });
+  const r = await run(
+    'dpkg-query',
+    [`--admindir=${join(rootfs, 'var/lib/dpkg')}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'],
+    {
+      errorCode: 'dpkg',
+      what: 'listing the installed packages',
+    },
+  );
   return r.stdout
     .split('\n')
     .map((l) => l.split('\t'))
@@ -292,7 +319,10 @@ async function readEd25519Key(file: string): Promise<string> {
     throw new AptOstreeError('usage', `cannot read the ed25519 key ${file}: ${(e as Error).message}`);
   }
   if (!/^[A-Za-z0-9+/=]{40,}$/.test(key)) {
-    throw new AptOstreeError('usage', `${file} is not an ed25519 secret key (base64 of the 64-byte seed and public key, as ostree sign takes)`);
+    throw new AptOstreeError(
+      'usage',
+      `${file} is not an ed25519 secret key (base64 of the 64-byte seed and public key, as ostree sign takes)`,
+    );
   }
   await assertEd25519Supported();
   return key;
@@ -302,8 +332,12 @@ async function readEd25519Key(file: string): Promise<string> {
 export async function assertEd25519Supported(): Promise<void> {
   const r = await run('ostree', ['--version'], { errorCode: 'ostree' });
   if (!/sign-ed25519/.test(r.stdout)) {
-    throw new AptOstreeError('not-implemented', 'this ostree was built without ed25519 signature support (no "sign-ed25519" in ostree --version)', {
-      hint: 'sign with GPG instead: --gpg-sign KEYID --gpg-homedir DIR',
-    });
+    throw new AptOstreeError(
+      'not-implemented',
+      'this ostree was built without ed25519 signature support (no "sign-ed25519" in ostree --version)',
+      {
+        hint: 'sign with GPG instead: --gpg-sign KEYID --gpg-homedir DIR',
+      },
+    );
   }
 }

@@ -47,7 +47,8 @@ export function sourcesDigest(t: AptTree): string {
       const st = statSync(p, { throwIfNoEntry: false });
       if (!st) continue;
       if (st.isDirectory()) walk(p, `${rel}/${n}`);
-      else if (/sources|\.list$|\.sources$|trusted|keyring|\.gpg$|\.asc$/.test(`${rel}/${n}`)) h.update(`${rel}/${n}\0`).update(readFileSync(p)).update('\0');
+      else if (/sources|\.list$|\.sources$|trusted|keyring|\.gpg$|\.asc$/.test(`${rel}/${n}`))
+        h.update(`${rel}/${n}\0`).update(readFileSync(p)).update('\0');
     }
   };
   if (apt && existsSync(apt)) walk(apt, 'apt');
@@ -86,16 +87,24 @@ export async function runTreeApt(t: AptTree, argv: string[], o: AptRunOptions): 
   const args = [
     ...baseIsolation({ network: o.network }),
     ...readOnlyTreeArgs(t.root, t.etc),
-    '--dir', '/var/lib/apt',
-    '--bind', t.dirs.lists, '/var/lib/apt/lists',
-    '--bind', t.dirs.cache, '/var/cache/apt',
+    '--dir',
+    '/var/lib/apt',
+    '--bind',
+    t.dirs.lists,
+    '/var/lib/apt/lists',
+    '--bind',
+    t.dirs.cache,
+    '/var/cache/apt',
     ...fileSourceBinds(t),
     ...(o.binds ?? []),
     '--',
     ...argv,
-    '-o', 'Debug::NoLocking=1',
-    '-o', 'Dpkg::Use-Pty=0',
-    '-o', 'APT::Color=0',
+    '-o',
+    'Debug::NoLocking=1',
+    '-o',
+    'Dpkg::Use-Pty=0',
+    '-o',
+    'APT::Color=0',
   ];
   return run('bwrap', args, { errorCode: 'apt', what: o.what, signal: o.signal, okCodes: o.okCodes });
 }
@@ -112,10 +121,15 @@ export function listsAreCurrent(t: AptTree): boolean {
 
 /** `apt-get update` of the tree into the sysroot's cache. */
 export async function aptUpdate(t: AptTree, signal?: AbortSignal): Promise<void> {
-  const r = await runTreeApt(t, ['apt-get', 'update', '-q'], { network: true, signal, what: 'refreshing the APT metadata', okCodes: [100] });
+  const r = await runTreeApt(t, ['apt-get', 'update', '-q'], {
+    network: true,
+    signal,
+    what: 'refreshing the APT metadata',
+    okCodes: [100],
+  });
   const errs = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /^(E:|Err:)/.test(l));
   if (r.code !== 0 || errs.length > 0) {
-    throw new AptOstreeError('network', 'refreshing the APT metadata of the deployment\'s sources failed', {
+    throw new AptOstreeError('network', "refreshing the APT metadata of the deployment's sources failed", {
       details: errs.join('\n') || r.stderr.trim(),
       hint: 'check the sources in /etc/apt of the deployment and the network; "apt-ostree refresh-md" tries again',
     });
@@ -141,7 +155,14 @@ export function parseSimulation(out: string): PlanEntry[] {
     let m = /^Inst (\S+)(?: \[([^\]]+)\])? \((\S+) (.*?)\s*\[([^\]]+)\]\)/.exec(line);
     if (m) {
       const name = m[1]!.replace(/:.*$/, '');
-      plan.push({ action: 'install', name, oldVersion: m[2], version: m[3]!, arch: m[5]!, local: /local-deb|\bnow\b/.test(m[4]!) && !/\//.test(m[4]!) });
+      plan.push({
+        action: 'install',
+        name,
+        oldVersion: m[2],
+        version: m[3]!,
+        arch: m[5]!,
+        local: /local-deb|\bnow\b/.test(m[4]!) && !/\//.test(m[4]!),
+      });
       continue;
     }
     m = /^Remv (\S+)(?: \[([^\]]+)\])?/.exec(line);
@@ -177,7 +198,13 @@ function localBinds(debs: string[]): { binds: string[]; args: string[] } {
 export async function resolve(t: AptTree, req: ResolveRequest): Promise<PlanEntry[]> {
   const local = localBinds(req.localDebs);
   const argv = ['apt-get', 'install', '-s', '-q', '--allow-downgrades', ...req.names, ...local.args, ...req.remove.map((r) => `${r}-`)];
-  const r = await runTreeApt(t, argv, { network: false, signal: req.signal, binds: local.binds, what: 'resolving the packages', okCodes: [100] });
+  const r = await runTreeApt(t, argv, {
+    network: false,
+    signal: req.signal,
+    binds: local.binds,
+    what: 'resolving the packages',
+    okCodes: [100],
+  });
   const text = `${r.stdout}\n${r.stderr}`;
   if (r.code !== 0) {
     const unknown = [...text.matchAll(/Unable to locate package (\S+)/g)].map((m) => m[1]!);
@@ -191,7 +218,7 @@ export async function resolve(t: AptTree, req: ResolveRequest): Promise<PlanEntr
     }
     throw new AptOstreeError('apt', 'the packages cannot be installed: they conflict with the base, or need something no source provides', {
       details: explanation(text),
-      hint: 'APT\'s explanation is above: a requested package conflicts with the base, or needs something no source provides',
+      hint: "APT's explanation is above: a requested package conflicts with the base, or needs something no source provides",
     });
   }
   const plan = parseSimulation(r.stdout);
@@ -203,7 +230,13 @@ export async function resolve(t: AptTree, req: ResolveRequest): Promise<PlanEntr
 export async function explainConflict(t: AptTree, req: ResolveRequest, keep: string[]): Promise<string> {
   const local = localBinds(req.localDebs);
   const argv = ['apt-get', 'install', '-s', '-q', ...req.names, ...local.args, ...keep];
-  const r = await runTreeApt(t, argv, { network: false, signal: req.signal, binds: local.binds, what: 'explaining the conflict', okCodes: [100] });
+  const r = await runTreeApt(t, argv, {
+    network: false,
+    signal: req.signal,
+    binds: local.binds,
+    what: 'explaining the conflict',
+    okCodes: [100],
+  });
   return explanation(`${r.stdout}\n${r.stderr}`);
 }
 
@@ -234,7 +267,16 @@ export async function download(t: AptTree, pkgs: PlanEntry[], opts: { network: b
       hint: 'run without --cache-only to download them',
     });
   }
-  const argv = ['apt-get', 'install', '-d', '-y', '-q', '--allow-downgrades', '--no-install-recommends', ...missing.map((p) => `${p.name}:${p.arch === 'all' ? 'all' : p.arch}=${p.version}`)];
+  const argv = [
+    'apt-get',
+    'install',
+    '-d',
+    '-y',
+    '-q',
+    '--allow-downgrades',
+    '--no-install-recommends',
+    ...missing.map((p) => `${p.name}:${p.arch === 'all' ? 'all' : p.arch}=${p.version}`),
+  ];
   // Architecture "all" packages are named without a qualifier.
   for (let i = 0; i < argv.length; i++) argv[i] = argv[i]!.replace(/:all=/, '=');
   await runTreeApt(t, argv, { network: true, signal: opts.signal, what: 'downloading the packages' });
@@ -242,11 +284,15 @@ export async function download(t: AptTree, pkgs: PlanEntry[], opts: { network: b
   if (still.length > 0) {
     // APT leaves packages of file: sources where they are instead of copying them
     // into the archives; ask it where they are and copy them in, checked.
-    const uris = await runTreeApt(t, argv.map((a) => (a === '-d' ? '--print-uris' : a === '-q' ? '-qq' : a)), {
-      network: false,
-      signal: opts.signal,
-      what: 'locating the packages of file: sources',
-    });
+    const uris = await runTreeApt(
+      t,
+      argv.map((a) => (a === '-d' ? '--print-uris' : a === '-q' ? '-qq' : a)),
+      {
+        network: false,
+        signal: opts.signal,
+        what: 'locating the packages of file: sources',
+      },
+    );
     copyFileSourcePackages(uris.stdout, t.dirs.archives);
     still = still.filter((p) => !existsSync(join(t.dirs.archives, archiveFileName(p.name, p.version, p.arch))));
   }

@@ -35,7 +35,17 @@ import {
 import { checkoutHardlinks, commitTree, packagesJson } from '../ostree/repo';
 import { task } from '../progress';
 import type { Sysroot } from '../sysroot';
-import { aptDirs, aptUpdate, archiveFileName, download, explainConflict, listsAreCurrent, resolve, type AptTree, type PlanEntry } from './apt';
+import {
+  aptDirs,
+  aptUpdate,
+  archiveFileName,
+  download,
+  explainConflict,
+  listsAreCurrent,
+  resolve,
+  type AptTree,
+  type PlanEntry,
+} from './apt';
 import { importDeb, importedFromRef, type ImportedPackage } from './debimport';
 import { dropMountpoints, foldUpper } from './fold';
 import { packageRef } from './names';
@@ -95,7 +105,10 @@ export function cleanLeftovers(repoPath: string): number {
 /** Installed packages of a tree (its dpkg database), by name. */
 export async function treePackages(root: string): Promise<Map<string, PackageRecord>> {
   const db = existsSync(join(root, DPKG_DATABASE)) ? join(root, DPKG_DATABASE) : join(root, 'var/lib/dpkg');
-  const r = await run('dpkg-query', [`--admindir=${db}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'], { errorCode: 'dpkg', what: 'listing the packages of the tree' });
+  const r = await run('dpkg-query', [`--admindir=${db}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'], {
+    errorCode: 'dpkg',
+    what: 'listing the packages of the tree',
+  });
   const m = new Map<string, PackageRecord>();
   for (const line of r.stdout.split('\n')) {
     const [st, name, version, arch] = line.split('\t');
@@ -173,7 +186,10 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
   const remove: PackageRecord[] = [];
   for (const r of o.origin.overrideRemove) {
     const b = base.get(r);
-    if (!b) throw new AptOstreeError('not-found', `cannot remove ${r}: it is not a package of the base`, { hint: 'apt-ostree db list shows the packages of the base' });
+    if (!b)
+      throw new AptOstreeError('not-found', `cannot remove ${r}: it is not a package of the base`, {
+        hint: 'apt-ostree db list shows the packages of the base',
+      });
     remove.push(b);
   }
 
@@ -183,9 +199,13 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     const { name, version, arch } = parseNva(l.nva);
     const imp = await importedFromRef(repo, packageRef(name, version, arch));
     if (!imp || imp.sha256 !== l.sha256) {
-      throw new AptOstreeError('not-found', `the local package ${l.nva} (sha256 ${l.sha256.slice(0, 12)}…) is no longer in the sysroot's repository`, {
-        hint: 'install the .deb file again, or remove it from the request (apt-ostree uninstall / override reset)',
-      });
+      throw new AptOstreeError(
+        'not-found',
+        `the local package ${l.nva} (sha256 ${l.sha256.slice(0, 12)}…) is no longer in the sysroot's repository`,
+        {
+          hint: 'install the .deb file again, or remove it from the request (apt-ostree uninstall / override reset)',
+        },
+      );
     }
     locals.push(imp);
   }
@@ -199,17 +219,29 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     // A copy, not hardlinks: files of equal content share one object, and
     // hardlinks between them would go into the .deb as tar hard links (which
     // dpkg cannot make when the first one is excluded by a path-exclude).
-    await run('ostree', ['checkout', `--repo=${repo}`, '--force-copy', p.commit, dir], { errorCode: 'ostree', what: `checking out ${p.name} ${p.version}`, signal });
+    await run('ostree', ['checkout', `--repo=${repo}`, '--force-copy', p.commit, dir], {
+      errorCode: 'ostree',
+      what: `checking out ${p.name} ${p.version}`,
+      signal,
+    });
     const out = join(debDir, `${builtDebs.size.toString().padStart(4, '0')}_${archiveFileName(p.name, p.version, p.arch)}`);
     builtDebs.set(p.commit, out);
-    await run('dpkg-deb', ['--nocheck', '-Znone', '-b', dir, out], { errorCode: 'dpkg', what: `rebuilding ${p.name} ${p.version}`, signal });
+    await run('dpkg-deb', ['--nocheck', '-Znone', '-b', dir, out], {
+      errorCode: 'dpkg',
+      what: `rebuilding ${p.name} ${p.version}`,
+      signal,
+    });
     rmSync(dir, { recursive: true, force: true });
     return out;
   };
   const localDebs = await timed(timings, 'checkout', () => parallel(locals, 2, buildDeb));
 
   // Resolution.
-  const tree: AptTree = { root, etc: etcEntriesFor(root, o.etcDir ?? (o.sysroot.defaultDeployment ? join(o.sysroot.defaultDeployment.deployPath, 'etc') : undefined)), dirs: aptDirs(o.sysroot.path) };
+  const tree: AptTree = {
+    root,
+    etc: etcEntriesFor(root, o.etcDir ?? (o.sysroot.defaultDeployment ? join(o.sysroot.defaultDeployment.deployPath, 'etc') : undefined)),
+    dirs: aptDirs(o.sysroot.path),
+  };
   let plan: PlanEntry[] = [];
   if (names.length > 0 || localDebs.length > 0 || remove.length > 0) {
     if (names.length > 0 && !listsAreCurrent(tree)) {
@@ -225,11 +257,19 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     const removals = plan.filter((p) => p.action === 'remove');
     const unexpected = removals.filter((p) => !remove.some((r) => r.name === p.name));
     if (unexpected.length > 0) {
-      const why = await explainConflict(tree, req, unexpected.map((p) => p.name));
-      throw new AptOstreeError('apt', `the request conflicts with the base: it would remove the base package${unexpected.length > 1 ? 's' : ''} ${unexpected.map((p) => p.name).join(', ')}`, {
-        details: why,
-        hint: 'APT\'s explanation is above; to drop a base package deliberately use "apt-ostree override remove"',
-      });
+      const why = await explainConflict(
+        tree,
+        req,
+        unexpected.map((p) => p.name),
+      );
+      throw new AptOstreeError(
+        'apt',
+        `the request conflicts with the base: it would remove the base package${unexpected.length > 1 ? 's' : ''} ${unexpected.map((p) => p.name).join(', ')}`,
+        {
+          details: why,
+          hint: 'APT\'s explanation is above; to drop a base package deliberately use "apt-ostree override remove"',
+        },
+      );
     }
   }
   const install = plan.filter((p) => p.action === 'install');
@@ -249,11 +289,18 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
   });
   if (missing.length > 0) {
     await timed(timings, 'download', () =>
-      task(progress, `Downloading ${missing.length} package${missing.length > 1 ? 's' : ''}`, () => download(tree, missing, { network: !o.cacheOnly, signal })),
+      task(progress, `Downloading ${missing.length} package${missing.length > 1 ? 's' : ''}`, () =>
+        download(tree, missing, { network: !o.cacheOnly, signal }),
+      ),
     );
     await timed(timings, 'import', () =>
       task(progress, `Importing ${missing.length} package${missing.length > 1 ? 's' : ''}`, async () => {
-        const imps = await parallel(missing, 2, (p) => importDeb(repo, join(tree.dirs.archives, archiveFileName(p.name, p.version, p.arch)), join(repo, 'tmp'), { local: false, signal }));
+        const imps = await parallel(missing, 2, (p) =>
+          importDeb(repo, join(tree.dirs.archives, archiveFileName(p.name, p.version, p.arch)), join(repo, 'tmp'), {
+            local: false,
+            signal,
+          }),
+        );
         for (const i of imps) imported.set(i.name, i);
       }),
     );
@@ -269,7 +316,9 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
   // Scripts: dpkg of the tree over an overlay.
   const usersBefore = readIdTables(join(root, 'usr/etc'));
   await timed(timings, 'scripts', () =>
-    task(progress, 'Running dpkg and maintainer scripts', () => runDpkgOverlay(work, root, { remove: remove.map((r) => r.name), debs, preDepends: ordered.map((p) => p.preDepends) }, signal)),
+    task(progress, 'Running dpkg and maintainer scripts', () =>
+      runDpkgOverlay(work, root, { remove: remove.map((r) => r.name), debs, preDepends: ordered.map((p) => p.preDepends) }, signal),
+    ),
   );
 
   // Commit.
@@ -290,8 +339,13 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       const layeredAll = [...after.values()].filter((p) => !base.has(p.name));
       const replaced = [...after.values()]
         .filter((p) => base.has(p.name) && base.get(p.name)!.version !== p.version)
-        .map((p) => [[p.name, p.version, p.arch], [p.name, base.get(p.name)!.version, base.get(p.name)!.arch]]);
-      const layeredRequested = names.filter((n) => after.has(n.replace(/:.*$/, ''))).concat(o.origin.requestedLocalPackages.map((l) => parseNva(l.nva).name));
+        .map((p) => [
+          [p.name, p.version, p.arch],
+          [p.name, base.get(p.name)!.version, base.get(p.name)!.arch],
+        ]);
+      const layeredRequested = names
+        .filter((n) => after.has(n.replace(/:.*$/, '')))
+        .concat(o.origin.requestedLocalPackages.map((l) => parseNva(l.nva).name));
       const commit = await commitTree({
         repo,
         tree: { dir: root },
@@ -333,16 +387,35 @@ async function runDpkgOverlay(work: string, root: string, job: DpkgJob, signal: 
   const aux = join(work, 'aux');
   for (const d of [upper, ovlWork, merged, aux]) mkdirSync(d);
   writeFileSync(join(aux, 'ostree-booted'), '');
-  writeFileSync(join(aux, 'policy-rc.d'), '#!/bin/sh\n# apt-ostree: no service is started while packages are layered\nexit 101\n', { mode: 0o755 });
-  writeFileSync(join(aux, 'systemctl'), '#!/bin/sh\n# apt-ostree: systemctl does nothing while packages are layered\nexit 0\n', { mode: 0o755 });
+  writeFileSync(join(aux, 'policy-rc.d'), '#!/bin/sh\n# apt-ostree: no service is started while packages are layered\nexit 101\n', {
+    mode: 0o755,
+  });
+  writeFileSync(join(aux, 'systemctl'), '#!/bin/sh\n# apt-ostree: systemctl does nothing while packages are layered\nexit 0\n', {
+    mode: 0o755,
+  });
   chmodSync(join(aux, 'policy-rc.d'), 0o755);
   chmodSync(join(aux, 'systemctl'), 0o755);
   const bw = [
     ...baseIsolation({ network: false }),
-    '--bind', merged, '/',
-    '--bind', join(merged, 'usr/etc'), '/etc',
-    '--dev', '/dev', '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp', '--tmpfs', '/run',
-    '--bind', join(merged, DPKG_DATABASE), '/var/lib/dpkg',
+    '--bind',
+    merged,
+    '/',
+    '--bind',
+    join(merged, 'usr/etc'),
+    '/etc',
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/tmp',
+    '--tmpfs',
+    '/run',
+    '--bind',
+    join(merged, DPKG_DATABASE),
+    '/var/lib/dpkg',
   ];
   if (existsSync(join(root, DEBCONF_CACHE))) bw.push('--bind', join(merged, DEBCONF_CACHE), '/var/cache/debconf');
   bw.push('--ro-bind', join(aux, 'ostree-booted'), '/run/ostree-booted');
@@ -360,7 +433,10 @@ async function runDpkgOverlay(work: string, root: string, job: DpkgJob, signal: 
   job.debs.forEach((deb, i) => {
     const inside = `/run/apt-ostree-debs/${deb.split('/').pop()}`;
     const pre = job.preDepends[i] ?? '';
-    const preNames = pre.split(/[,|]/).map((s) => s.trim().split(/[\s(:]/)[0]!).filter((s) => s !== '');
+    const preNames = pre
+      .split(/[,|]/)
+      .map((s) => s.trim().split(/[\s(:]/)[0]!)
+      .filter((s) => s !== '');
     if (preNames.some((n) => chunkNames.includes(n)) && chunk.length > 0) {
       commands.push([...dpkg, '-i', ...chunk]);
       chunk = [];
@@ -393,15 +469,21 @@ async function runDpkgOverlay(work: string, root: string, job: DpkgJob, signal: 
       const head = first >= 0 ? output.slice(Math.max(0, first - 25), first + 6) : [];
       const tailLines = output.slice(-12).filter((l) => !head.includes(l));
       const m = /dpkg: error processing[^\n]*\(--(?:install|configure)\):\n\s*(.*)/.exec(output.slice(first >= 0 ? first : 0).join('\n'));
-      throw new AptOstreeError('dpkg', `installing the packages failed${m ? `: ${m[1]}` : ''}`, { details: [...head, ...(tailLines.length > 0 ? ['...', ...tailLines] : [])].join('\n'), hint: e.hint });
+      throw new AptOstreeError('dpkg', `installing the packages failed${m ? `: ${m[1]}` : ''}`, {
+        details: [...head, ...(tailLines.length > 0 ? ['...', ...tailLines] : [])].join('\n'),
+        hint: e.hint,
+      });
     }
     throw e;
   }
   const t1 = Date.now();
-  for (const l of ['var/log/dpkg.log', 'var/log/alternatives.log', 'var/log/apt']) if (!existsSync(join(root, l))) rmSync(join(upper, l), { recursive: true, force: true });
+  for (const l of ['var/log/dpkg.log', 'var/log/alternatives.log', 'var/log/apt'])
+    if (!existsSync(join(root, l))) rmSync(join(upper, l), { recursive: true, force: true });
   dropMountpoints(upper, root, [...MOUNTPOINTS, 'var/log', 'var/cache', 'var/lib']);
   const stats = await foldUpper(upper, root);
-  log.info(`dpkg in the overlay: ${t1 - t0} ms; folding the overlay (${stats.added} added, ${stats.deleted} deleted): ${Date.now() - t1} ms`);
+  log.info(
+    `dpkg in the overlay: ${t1 - t0} ms; folding the overlay (${stats.added} added, ${stats.deleted} deleted): ${Date.now() - t1} ms`,
+  );
 }
 
 function isSymlink(p: string): boolean {

@@ -74,7 +74,12 @@ export async function debControl(path: string, signal?: AbortSignal): Promise<{ 
  * (for local files: with the same sha256). `tmpDir` must be on the repo's
  * filesystem (the repo's tmp/).
  */
-export async function importDeb(repo: string, debPath: string, tmpDir: string, opts: { local: boolean; signal?: AbortSignal }): Promise<ImportedPackage> {
+export async function importDeb(
+  repo: string,
+  debPath: string,
+  tmpDir: string,
+  opts: { local: boolean; signal?: AbortSignal },
+): Promise<ImportedPackage> {
   const { text, fields } = await debControl(debPath, opts.signal);
   const name = fields.get('Package')!;
   const version = fields.get('Version')!;

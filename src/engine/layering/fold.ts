@@ -11,7 +11,10 @@ import { run } from '../exec';
 
 /** Paths (relative) that carry xattrs named trusted.overlay.*, with those names. */
 async function overlayXattrs(upper: string): Promise<Map<string, string[]>> {
-  const r = await run('getfattr', ['-R', '-P', '--absolute-names', '-m', '^trusted\\.overlay\\.', upper], { okCodes: [1], what: 'reading overlay attributes' });
+  const r = await run('getfattr', ['-R', '-P', '--absolute-names', '-m', '^trusted\\.overlay\\.', upper], {
+    okCodes: [1],
+    what: 'reading overlay attributes',
+  });
   const out = new Map<string, string[]>();
   let file: string | undefined;
   for (const line of r.stdout.split('\n')) {

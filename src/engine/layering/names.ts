@@ -31,7 +31,10 @@ export function parsePackageArg(s: string, allowLocal = true): PackageArg {
     if (s.endsWith('.deb')) throw usageError(`no such .deb file: ${s}`);
   }
   if (!isPackageName(s)) {
-    throw usageError(`"${s}" is not a valid package name`, 'package names are lower-case letters, digits and + - . (e.g. "libfoo1"); a local package is given as the path of a .deb file');
+    throw usageError(
+      `"${s}" is not a valid package name`,
+      'package names are lower-case letters, digits and + - . (e.g. "libfoo1"); a local package is given as the path of a .deb file',
+    );
   }
   return { kind: 'name', name: s };
 }

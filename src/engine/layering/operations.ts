@@ -18,7 +18,10 @@ import { nva, parsePackageArg } from './names';
 import { etcEntriesFor } from './sandbox';
 import { mergeUsersIntoEtc } from './users';
 
-export type LayeringRequest = Extract<OperationRequest, { kind: 'install' | 'uninstall' | 'override-remove' | 'override-replace' | 'override-reset' | 'reset' }>;
+export type LayeringRequest = Extract<
+  OperationRequest,
+  { kind: 'install' | 'uninstall' | 'override-remove' | 'override-replace' | 'override-reset' | 'reset' }
+>;
 
 function mergeDeployment(sys: Sysroot, osname?: string): Deployment {
   const d = osname ? sys.deployments.find((x) => x.osname === osname) : sys.defaultDeployment;
@@ -28,7 +31,10 @@ function mergeDeployment(sys: Sysroot, osname?: string): Deployment {
     });
   }
   if (!d.origin) {
-    throw new AptOstreeError('invalid-config', `the deployment ${d.checksum.slice(0, 12)} has no readable origin: ${d.originError ?? 'unknown'}`);
+    throw new AptOstreeError(
+      'invalid-config',
+      `the deployment ${d.checksum.slice(0, 12)} has no readable origin: ${d.originError ?? 'unknown'}`,
+    );
   }
   return d;
 }
@@ -85,7 +91,11 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         if (!req.options.allowInactive) mustNotBeInBase.push(a.name);
         what.push(`${a.name}`);
       }
-      const locals = await importLocal(ctx, sys, args.flatMap((a) => (a.kind === 'local' ? [a.path] : [])));
+      const locals = await importLocal(
+        ctx,
+        sys,
+        args.flatMap((a) => (a.kind === 'local' ? [a.path] : [])),
+      );
       for (const l of locals) {
         if (o.requestedLocalPackages.some((x) => x.sha256 === l.sha256)) {
           if (req.options.idempotent) continue;
@@ -113,7 +123,10 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         } else if (o.requestedLocalPackages.some((l) => nameOfNva(l.nva) === a.name)) {
           o.requestedLocalPackages = o.requestedLocalPackages.filter((l) => nameOfNva(l.nva) !== a.name);
         } else {
-          throw notFound(`${a.name} is not a layered package`, 'apt-ostree status shows the layered packages; to leave out a package of the base use "apt-ostree override remove"');
+          throw notFound(
+            `${a.name} is not a layered package`,
+            'apt-ostree status shows the layered packages; to leave out a package of the base use "apt-ostree override remove"',
+          );
         }
         what.push(a.name);
       }
@@ -156,7 +169,8 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         const a = parsePackageArg(p, false);
         if (a.kind !== 'name') continue;
         if (o.overrideRemove.includes(a.name)) o.overrideRemove = o.overrideRemove.filter((x) => x !== a.name);
-        else if (o.overrideReplaceLocal.some((l) => nameOfNva(l.nva) === a.name)) o.overrideReplaceLocal = o.overrideReplaceLocal.filter((l) => nameOfNva(l.nva) !== a.name);
+        else if (o.overrideReplaceLocal.some((l) => nameOfNva(l.nva) === a.name))
+          o.overrideReplaceLocal = o.overrideReplaceLocal.filter((l) => nameOfNva(l.nva) !== a.name);
         else throw notFound(`${a.name} has no override`, 'apt-ostree status shows the overrides');
         what.push(a.name);
       }
@@ -178,7 +192,8 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
 
 function describePlan(plan: LayeringPlan): string[] {
   const out: string[] = [];
-  for (const p of plan.install) out.push(`  ${p.oldVersion ? 'replace' : 'install'} ${p.name} ${p.oldVersion ? `${p.oldVersion} -> ` : ''}${p.version} ${p.arch}`);
+  for (const p of plan.install)
+    out.push(`  ${p.oldVersion ? 'replace' : 'install'} ${p.name} ${p.oldVersion ? `${p.oldVersion} -> ` : ''}${p.version} ${p.arch}`);
   for (const r of plan.remove) out.push(`  remove ${r.name} ${r.version}`);
   for (const i of plan.inactive) out.push(`  inactive ${i} (provided by the base)`);
   return out;
@@ -187,7 +202,8 @@ function describePlan(plan: LayeringPlan): string[] {
 export async function runLayeringOperation(ctx: OperationContext, req: LayeringRequest): Promise<OperationResult> {
   // Names are checked before anything else looks at them.
   if (req.kind === 'install') req.packages.forEach((p) => parsePackageArg(p));
-  if (req.kind === 'uninstall' || req.kind === 'override-remove' || req.kind === 'override-reset') req.packages.forEach((p) => parsePackageArg(p, false));
+  if (req.kind === 'uninstall' || req.kind === 'override-remove' || req.kind === 'override-reset')
+    req.packages.forEach((p) => parsePackageArg(p, false));
   if (req.kind === 'override-replace') req.debs.forEach((p) => parsePackageArg(p));
   const sys0 = await loadSysroot(ctx.sysroot);
   return withSysrootLock(sys0.path, async () => {
@@ -218,13 +234,23 @@ export async function runLayeringOperation(ctx: OperationContext, req: LayeringR
     const after = await loadSysroot(sys.path);
     const fresh = after.deployments.find((d) => d.checksum === checksum && d.osname === dep.osname && !d.staged && d.isDefault);
     if (fresh && built.layered) mergeUsersIntoEtc(fresh.deployPath);
-    const verb = req.kind === 'install' ? 'Added' : req.kind === 'override-replace' ? 'Replaced' : req.kind === 'override-remove' ? 'Removed' : 'Reset';
+    const verb =
+      req.kind === 'install'
+        ? 'Added'
+        : req.kind === 'override-replace'
+          ? 'Replaced'
+          : req.kind === 'override-remove'
+            ? 'Removed'
+            : 'Reset';
     const summary = `${hasLayering(change.origin) ? 'Layered' : 'Base'} deployment ${checksum.slice(0, 12)} written${after.booted ? ' (staged; reboot to use it)' : ''}. ${verb}: ${change.what.join(', ') || 'nothing'}`;
     return { changed: true, summary, deployment: checksum, rebootRequested: req.options.reboot };
   });
 }
 
-export async function refreshMetadata(ctx: OperationContext, req: Extract<OperationRequest, { kind: 'refresh-md' }>): Promise<OperationResult> {
+export async function refreshMetadata(
+  ctx: OperationContext,
+  req: Extract<OperationRequest, { kind: 'refresh-md' }>,
+): Promise<OperationResult> {
   void req;
   const sys0 = await loadSysroot(ctx.sysroot);
   return withSysrootLock(sys0.path, async () => {

@@ -34,7 +34,12 @@ function main(): void {
   // Die with the apt-ostree process that started us.
   setInterval(() => {
     if (process.ppid !== parent) {
-      if (child?.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+      if (child?.pid)
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       process.exit(3);
     }
   }, 200).unref();

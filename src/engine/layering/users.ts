@@ -24,7 +24,9 @@ export interface IdTables {
 
 function lines(path: string): string[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('#'));
 }
 
 export function readIdTables(etcDir: string): IdTables {
@@ -65,7 +67,9 @@ export function writeSysusers(root: string, added: IdTables): void {
   const l = sysusersLines(added);
   if (l.length === 0) return;
   mkdirSync(join(root, 'usr/lib/sysusers.d'), { recursive: true });
-  writeFileSync(join(root, SYSUSERS_CONF), `# Users and groups created by packages layered by apt-ostree.\n${l.join('\n')}\n`, { mode: 0o644 });
+  writeFileSync(join(root, SYSUSERS_CONF), `# Users and groups created by packages layered by apt-ostree.\n${l.join('\n')}\n`, {
+    mode: 0o644,
+  });
 }
 
 /**
@@ -94,7 +98,10 @@ export function mergeUsersIntoEtc(root: string): string[] {
     const sfile = join(root, 'etc', file === 'passwd' ? 'shadow' : 'gshadow');
     if (existsSync(sfile)) {
       const have = new Set(lines(sfile).map(nameOf));
-      const add2 = sel.map(nameOf).filter((n) => !have.has(n)).map(shadow);
+      const add2 = sel
+        .map(nameOf)
+        .filter((n) => !have.has(n))
+        .map(shadow);
       if (add2.length > 0) appendFileSync(sfile, `${add2.join('\n')}\n`);
     }
     merged.push(...sel.map(nameOf));

@@ -24,12 +24,16 @@ export async function initRepo(repo: string, mode: RepoMode = 'archive'): Promis
   if (existsSync(repo)) {
     const st = statSync(repo);
     if (!st.isDirectory()) {
-      throw new AptOstreeError('usage', `repository path ${repo} is a file, not a directory`, { hint: 'give --repo the path of an OSTree repository, or of a directory to create' });
+      throw new AptOstreeError('usage', `repository path ${repo} is a file, not a directory`, {
+        hint: 'give --repo the path of an OSTree repository, or of a directory to create',
+      });
     }
     if (isRepo(repo)) return false;
     const { readdirSync } = await import('node:fs');
     if (readdirSync(repo).length > 0) {
-      throw new AptOstreeError('usage', `${repo} is a non-empty directory that is not an OSTree repository`, { hint: 'give an existing repository, or a path that does not exist yet' });
+      throw new AptOstreeError('usage', `${repo} is a non-empty directory that is not an OSTree repository`, {
+        hint: 'give an existing repository, or a path that does not exist yet',
+      });
     }
   }
   await run('ostree', ['init', `--repo=${repo}`, `--mode=${mode}`], { errorCode: 'ostree', what: `creating the repository ${repo}` });
@@ -91,15 +95,35 @@ export function parseGVariantText(text: string): string {
     }
     const n = t[++i];
     switch (n) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'v': out += '\v'; break;
-      case 'a': out += '\x07'; break;
-      case 'u': out += String.fromCodePoint(parseInt(t.slice(i + 1, i + 5), 16)); i += 4; break;
-      case 'U': out += String.fromCodePoint(parseInt(t.slice(i + 1, i + 9), 16)); i += 8; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case 'a':
+        out += '\x07';
+        break;
+      case 'u':
+        out += String.fromCodePoint(parseInt(t.slice(i + 1, i + 5), 16));
+        i += 4;
+        break;
+      case 'U':
+        out += String.fromCodePoint(parseInt(t.slice(i + 1, i + 9), 16));
+        i += 8;
+        break;
       default:
         if (n !== undefined && /[0-7]/.test(n)) {
           let oct = n;
@@ -139,7 +163,9 @@ export function parsePackagesJson(s: string, what: string): PackageRecord[] {
 
 /** Encode packages for META_PACKAGES: sorted by name, then architecture. */
 export function packagesJson(pkgs: readonly PackageRecord[]): string {
-  const sorted = [...pkgs].sort((a, b) => (a.name === b.name ? (a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : 0) : a.name < b.name ? -1 : 1));
+  const sorted = [...pkgs].sort((a, b) =>
+    a.name === b.name ? (a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : 0) : a.name < b.name ? -1 : 1,
+  );
   return JSON.stringify(sorted.map((p) => [p.name, p.version, p.arch]));
 }
 
@@ -205,7 +231,12 @@ export async function commitTree(o: CommitOptions): Promise<string> {
 }
 
 /** `ostree checkout -H` (hardlinks; repo and dest on one filesystem, bare/bare-user repo). */
-export async function checkoutHardlinks(repo: string, rev: string, dest: string, opts: { subpath?: string; unionFiles?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+export async function checkoutHardlinks(
+  repo: string,
+  rev: string,
+  dest: string,
+  opts: { subpath?: string; unionFiles?: boolean; signal?: AbortSignal } = {},
+): Promise<void> {
   const args = ['checkout', `--repo=${repo}`, '-H'];
   if (opts.subpath) args.push(`--subpath=${opts.subpath}`);
   if (opts.unionFiles) args.push('--union-files');
@@ -214,7 +245,12 @@ export async function checkoutHardlinks(repo: string, rev: string, dest: string,
 }
 
 /** `ostree checkout` (copies; works from any repo mode). */
-export async function checkout(repo: string, rev: string, dest: string, opts: { subpath?: string; signal?: AbortSignal } = {}): Promise<void> {
+export async function checkout(
+  repo: string,
+  rev: string,
+  dest: string,
+  opts: { subpath?: string; signal?: AbortSignal } = {},
+): Promise<void> {
   const args = ['checkout', `--repo=${repo}`];
   if (opts.subpath) args.push(`--subpath=${opts.subpath}`);
   args.push(rev, dest);

@@ -39,7 +39,7 @@ async function resolve(sys: Sysroot, rev: string): Promise<DbCommit> {
   const csum = await revParse(sys.repoPath, rev);
   if (!csum) {
     throw new AptOstreeError('not-found', `unknown revision "${rev}" in ${sys.repoPath}`, {
-      hint: 'give a commit checksum or a ref of the sysroot\'s repository (apt-ostree status shows the deployments\' commits)',
+      hint: "give a commit checksum or a ref of the sysroot's repository (apt-ostree status shows the deployments' commits)",
     });
   }
   const c = await readCommit(sys.repoPath, csum);
@@ -61,7 +61,8 @@ export async function dbList(sysroot: string, revs: readonly string[]): Promise<
     commits = sys.deployments
       .filter((d) => !seen.has(d.checksum) && seen.add(d.checksum))
       .map((d) => ofDeployment(d, `deployment ${d.index}`));
-    if (commits.length === 0) throw new AptOstreeError('not-found', `the sysroot ${sys.path} has no deployment`, { hint: 'name a revision' });
+    if (commits.length === 0)
+      throw new AptOstreeError('not-found', `the sysroot ${sys.path} has no deployment`, { hint: 'name a revision' });
   }
   const out: DbListEntry[] = [];
   for (const c of commits) out.push({ ...c, packages: (await readCommitPackages(sys.repoPath, c.checksum)).packages });
@@ -84,7 +85,10 @@ export async function dbDiff(sysroot: string, from?: string, to?: string): Promi
   } else if (from !== undefined) {
     a = await resolve(sys, from);
     const cur = sys.booted ?? sys.defaultDeployment;
-    if (!cur) throw new AptOstreeError('not-found', `the sysroot ${sys.path} has no deployment to compare ${from} with`, { hint: 'name both revisions' });
+    if (!cur)
+      throw new AptOstreeError('not-found', `the sysroot ${sys.path} has no deployment to compare ${from} with`, {
+        hint: 'name both revisions',
+      });
     b = ofDeployment(cur, sys.booted ? 'booted deployment' : 'default deployment');
   } else if (sys.booted) {
     const pending = sys.deployments.find((d) => d.osname === sys.booted!.osname && d !== sys.booted && d.index < sys.booted!.index);

@@ -23,12 +23,19 @@ export function treeKernels(rootDir: string): string[] {
 export async function regenerateInitramfsImpl(rootDir: string, args: readonly string[], ctx: InitramfsContext): Promise<void> {
   const kernels = treeKernels(rootDir);
   if (kernels.length === 0) {
-    throw new AptOstreeError('not-found', `no kernel in the tree (no /usr/lib/modules/*/vmlinuz in ${rootDir}); cannot regenerate the initramfs`, {
-      hint: 'the base must ship a kernel (a treefile with "kernel: linux-image-amd64")',
-    });
+    throw new AptOstreeError(
+      'not-found',
+      `no kernel in the tree (no /usr/lib/modules/*/vmlinuz in ${rootDir}); cannot regenerate the initramfs`,
+      {
+        hint: 'the base must ship a kernel (a treefile with "kernel: linux-image-amd64")',
+      },
+    );
   }
   if (kernels.length > 1) {
-    throw new AptOstreeError('invalid-config', `the tree has more than one kernel (${kernels.join(', ')}); cannot tell which initramfs to regenerate`);
+    throw new AptOstreeError(
+      'invalid-config',
+      `the tree has more than one kernel (${kernels.join(', ')}); cannot tell which initramfs to regenerate`,
+    );
   }
   const kver = kernels[0]!;
   const dracut = ['usr/bin/dracut', 'usr/sbin/dracut'].find((p) => existsSync(join(rootDir, p)));
@@ -42,19 +49,40 @@ export async function regenerateInitramfsImpl(rootDir: string, args: readonly st
   const scratch = mkdtempSync(join(dirname(rootDir), '.apt-ostree-initramfs-'));
   try {
     const bw: string[] = [
-      '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--die-with-parent',
-      '--ro-bind', join(rootDir, 'usr'), '/usr',
-      '--ro-bind', etc, '/etc',
-      '--proc', '/proc',
-      '--dev', '/dev',
-      '--tmpfs', '/tmp',
-      '--tmpfs', '/var',
-      '--tmpfs', '/run',
-      '--dir', '/var/tmp',
-      '--bind', scratch, '/out',
-      '--setenv', 'PATH', '/usr/sbin:/usr/bin:/sbin:/bin',
-      '--setenv', 'LANG', 'C.UTF-8',
-      '--unsetenv', 'TMPDIR',
+      '--unshare-pid',
+      '--unshare-net',
+      '--unshare-ipc',
+      '--unshare-uts',
+      '--die-with-parent',
+      '--ro-bind',
+      join(rootDir, 'usr'),
+      '/usr',
+      '--ro-bind',
+      etc,
+      '/etc',
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--tmpfs',
+      '/tmp',
+      '--tmpfs',
+      '/var',
+      '--tmpfs',
+      '/run',
+      '--dir',
+      '/var/tmp',
+      '--bind',
+      scratch,
+      '/out',
+      '--setenv',
+      'PATH',
+      '/usr/sbin:/usr/bin:/sbin:/bin',
+      '--setenv',
+      'LANG',
+      'C.UTF-8',
+      '--unsetenv',
+      'TMPDIR',
     ];
     // The tree's top-level symlinks (merged /usr: /bin -> usr/bin, /lib -> usr/lib...).
     for (const name of readdirSync(rootDir)) {

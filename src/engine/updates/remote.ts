@@ -41,7 +41,10 @@ export function validateRefName(ref: string): void {
 /** The remotes configured in `repo`. */
 export async function listRemotes(repo: string): Promise<string[]> {
   const r = await run('ostree', ['remote', 'list', `--repo=${repo}`], { errorCode: 'ostree', what: `listing the remotes of ${repo}` });
-  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
 export async function remoteUrl(repo: string, remote: string): Promise<string | undefined> {
@@ -100,32 +103,56 @@ export function classifyPullError(e: unknown, where: { remote: string; url: stri
   const isRev = /^[0-9a-f]{64}$/.test(where.what);
   const name = where.label ?? where.what;
   if (/GPG|signature|Signature|sign-verify|No valid sign/i.test(text) && !/Server returned/.test(line(/GPG|ignature/))) {
-    return new AptOstreeError('denied', `the signature of ${name} from the remote "${where.remote}" does not verify; nothing was deployed`, {
-      details: (e.details ?? '').replace(/^error:\s*/gm, '').trim() || undefined,
-      hint: `the remote requires signed commits (gpg-verify or sign-verify in its configuration): check that the server signs its commits with a key this remote trusts (ostree remote gpg-import --repo=SYSROOT/ostree/repo ${where.remote} KEYFILE)`,
-    });
+    return new AptOstreeError(
+      'denied',
+      `the signature of ${name} from the remote "${where.remote}" does not verify; nothing was deployed`,
+      {
+        details: (e.details ?? '').replace(/^error:\s*/gm, '').trim() || undefined,
+        hint: `the remote requires signed commits (gpg-verify or sign-verify in its configuration): check that the server signs its commits with a key this remote trusts (ostree remote gpg-import --repo=SYSROOT/ostree/repo ${where.remote} KEYFILE)`,
+      },
+    );
   }
-  if (/Corrupted|checksum expected|Invalid checksum|corrupt|Unexpected EOF|incorrect header|invalid (stored|distance|code|block)|Error decompressing|zlib|data error/i.test(text)) {
-    return new AptOstreeError('ostree', `the remote "${where.remote}" (${where.url}) served corrupt objects for ${name}; nothing was deployed`, {
-      details: line(/Corrupted|checksum|corrupt|Unexpected EOF|header|invalid|decompress|zlib|data error/i) || e.details,
-      hint: 'the server\'s repository is damaged or something between changes the data; try again later or ask its administrator to run "ostree fsck" on it',
-    });
+  if (
+    /Corrupted|checksum expected|Invalid checksum|corrupt|Unexpected EOF|incorrect header|invalid (stored|distance|code|block)|Error decompressing|zlib|data error/i.test(
+      text,
+    )
+  ) {
+    return new AptOstreeError(
+      'ostree',
+      `the remote "${where.remote}" (${where.url}) served corrupt objects for ${name}; nothing was deployed`,
+      {
+        details: line(/Corrupted|checksum|corrupt|Unexpected EOF|header|invalid|decompress|zlib|data error/i) || e.details,
+        hint: 'the server\'s repository is damaged or something between changes the data; try again later or ask its administrator to run "ostree fsck" on it',
+      },
+    );
   }
   if (/No such branch|not found in remote|No such ref|refs\/heads.*404|HTTP 404|404/i.test(text)) {
     return new AptOstreeError(
       'not-found',
-      isRev ? `revision ${where.what} was not found on the remote "${where.remote}" (${where.url})` : `ref "${where.what}" was not found on the remote "${where.remote}" (${where.url})`,
+      isRev
+        ? `revision ${where.what} was not found on the remote "${where.remote}" (${where.url})`
+        : `ref "${where.what}" was not found on the remote "${where.remote}" (${where.url})`,
       {
         details: line(/No such|404|not found/i) || e.details,
-        hint: isRev ? 'check the checksum (ostree log on the server shows the history of its refs)' : `the remote's refs are listed by "ostree remote refs --repo=SYSROOT/ostree/repo ${where.remote}"`,
+        hint: isRev
+          ? 'check the checksum (ostree log on the server shows the history of its refs)'
+          : `the remote's refs are listed by "ostree remote refs --repo=SYSROOT/ostree/repo ${where.remote}"`,
       },
     );
   }
-  if (/While fetching [^\n]*: \[\d+\]|Server returned nothing|Connection refused|Couldn't connect|Could not connect|Timeout|timed out|Server returned status 0|Empty reply|transfer closed|Recv failure|Connection reset|Failure when receiving|partial file|Couldn't resolve|Error receiving data/i.test(text)) {
-    return new AptOstreeError('network', `could not download ${name} from the remote "${where.remote}" (${where.url}); nothing was deployed`, {
-      details: line(/While fetching|error:/i) || e.details,
-      hint: 'check that the server is reachable and try again: objects already downloaded are kept and reused',
-    });
+  if (
+    /While fetching [^\n]*: \[\d+\]|Server returned nothing|Connection refused|Couldn't connect|Could not connect|Timeout|timed out|Server returned status 0|Empty reply|transfer closed|Recv failure|Connection reset|Failure when receiving|partial file|Couldn't resolve|Error receiving data/i.test(
+      text,
+    )
+  ) {
+    return new AptOstreeError(
+      'network',
+      `could not download ${name} from the remote "${where.remote}" (${where.url}); nothing was deployed`,
+      {
+        details: line(/While fetching|error:/i) || e.details,
+        hint: 'check that the server is reachable and try again: objects already downloaded are kept and reused',
+      },
+    );
   }
   return new AptOstreeError('ostree', `pulling ${name} from the remote "${where.remote}" (${where.url}) failed; nothing was deployed`, {
     details: e.details,

@@ -39,14 +39,22 @@ export async function loadMergeState(ctx: OperationContext): Promise<MergeState>
   const osname = ctx.osname ?? sys.booted?.osname ?? sys.defaultDeployment?.osname;
   const merge = sys.deployments.find((d) => d.osname === osname);
   if (!merge || osname === undefined) {
-    throw new AptOstreeError('not-found', `the sysroot ${sys.path} has no deployment${ctx.osname ? ` of the stateroot ${ctx.osname}` : ''}`, {
-      hint: 'make one with "apt-ostree compose sysroot"',
-    });
+    throw new AptOstreeError(
+      'not-found',
+      `the sysroot ${sys.path} has no deployment${ctx.osname ? ` of the stateroot ${ctx.osname}` : ''}`,
+      {
+        hint: 'make one with "apt-ostree compose sysroot"',
+      },
+    );
   }
   if (!merge.origin) {
-    throw new AptOstreeError('invalid-config', `the deployment ${merge.checksum}.${merge.serial} has no usable origin: ${merge.originError ?? 'unknown'}`, {
-      hint: `fix ${merge.originPath}, or deploy with "apt-ostree rebase REMOTE:REF"`,
-    });
+    throw new AptOstreeError(
+      'invalid-config',
+      `the deployment ${merge.checksum}.${merge.serial} has no usable origin: ${merge.originError ?? 'unknown'}`,
+      {
+        hint: `fix ${merge.originPath}, or deploy with "apt-ostree rebase REMOTE:REF"`,
+      },
+    );
   }
   return { sys, osname, merge, origin: merge.origin };
 }
@@ -71,7 +79,12 @@ export function haveCompleteCommit(repo: string, checksum: string): boolean {
  * remote (metadata only, or with content). Local refs (no remote) are read
  * from the sysroot's repository.
  */
-async function fetchRefspec(ctx: OperationContext, sys: Sysroot, refspec: string, how: { content: boolean; cacheOnly?: boolean }): Promise<string> {
+async function fetchRefspec(
+  ctx: OperationContext,
+  sys: Sysroot,
+  refspec: string,
+  how: { content: boolean; cacheOnly?: boolean },
+): Promise<string> {
   const { remote, ref } = splitRefspec(refspec);
   validateRefName(ref);
   if (remote !== undefined && remote !== '') {
@@ -85,7 +98,9 @@ async function fetchRefspec(ctx: OperationContext, sys: Sysroot, refspec: string
   const csum = await revParse(sys.repoPath, remote ? `${remote}:${ref}` : ref);
   if (!csum) {
     throw new AptOstreeError('not-found', `ref "${refspec}" is not in the sysroot's repository ${sys.repoPath}`, {
-      hint: how.cacheOnly ? 'run without --cache-only to fetch it from its remote' : 'check the ref name ("ostree refs --repo=SYSROOT/ostree/repo" lists the local ones)',
+      hint: how.cacheOnly
+        ? 'run without --cache-only to fetch it from its remote'
+        : 'check the ref name ("ostree refs --repo=SYSROOT/ostree/repo" lists the local ones)',
     });
   }
   return csum;
@@ -197,7 +212,11 @@ async function withLock<T>(ctx: OperationContext, fn: () => Promise<T>): Promise
   return withSysrootLock(ctx.sysroot, fn);
 }
 
-async function checkLocked(ctx: OperationContext, st: MergeState, opts: { cacheOnly?: boolean }): Promise<UpdateCheck & { target: CommitSummary }> {
+async function checkLocked(
+  ctx: OperationContext,
+  st: MergeState,
+  opts: { cacheOnly?: boolean },
+): Promise<UpdateCheck & { target: CommitSummary }> {
   const refspec = st.origin.refspec;
   const csum = await fetchRefspec(ctx, st.sys, refspec, { content: false, cacheOnly: opts.cacheOnly });
   const current = await readCommit(st.sys.repoPath, st.merge.baseChecksum);
@@ -246,7 +265,12 @@ function describeCheck(c: UpdateCheck, preview: boolean): string {
   if (c.downgrade) lines.push('     Note: older than the current base (a downgrade; needs --allow-downgrade)');
   if (c.diff) {
     lines.push(`     Diff: ${diffCounts(c.diff)}`);
-    if (preview && !isEmptyDiff(c.diff)) lines.push(...formatDiff(c.diff).split('\n').map((l) => `  ${l}`));
+    if (preview && !isEmptyDiff(c.diff))
+      lines.push(
+        ...formatDiff(c.diff)
+          .split('\n')
+          .map((l) => `  ${l}`),
+      );
   }
   return lines.join('\n');
 }
@@ -270,7 +294,10 @@ export async function runUpgrade(ctx: OperationContext, opts: UpgradeOptions): P
     const { remote } = splitRefspec(c.refspec);
     await fetchContent(ctx, st.sys, remote, target.checksum, opts.cacheOnly, c.refspec);
     if (opts.downloadOnly) {
-      return { changed: false, summary: `Downloaded ${short(target.checksum)}${target.version ? ` (version ${target.version})` : ''}; not deployed (--download-only).` };
+      return {
+        changed: false,
+        summary: `Downloaded ${short(target.checksum)}${target.version ? ` (version ${target.version})` : ''}; not deployed (--download-only).`,
+      };
     }
     if (opts.dryRun) return { changed: false, summary: describeCheck(c, true) };
     const origin: Origin = { ...st.origin, overrideCommit: undefined };
@@ -327,9 +354,13 @@ export async function runDeploy(ctx: OperationContext, revision: string, opts: U
       const head = await revParse(st.sys.repoPath, st.origin.refspec);
       const found = head ? await findVersion(st.sys.repoPath, head, spec.version) : undefined;
       if (!found) {
-        throw new AptOstreeError('not-found', `version ${spec.version} was not found in the history of ${st.origin.refspec}; nothing was deployed`, {
-          hint: `the versions of a ref are listed by "ostree log --repo=SYSROOT/ostree/repo ${st.origin.refspec}" (after a pull)`,
-        });
+        throw new AptOstreeError(
+          'not-found',
+          `version ${spec.version} was not found in the history of ${st.origin.refspec}; nothing was deployed`,
+          {
+            hint: `the versions of a ref are listed by "ostree log --repo=SYSROOT/ostree/repo ${st.origin.refspec}" (after a pull)`,
+          },
+        );
       }
       checksum = found;
     } else {
@@ -403,7 +434,12 @@ export async function runRebase(ctx: OperationContext, arg: string, opts: Upgrad
 // ---------------------------------------------------------------------------
 // Initramfs
 
-export async function runInitramfs(ctx: OperationContext, enable: boolean, args: readonly string[], opts: { reboot?: boolean }): Promise<OperationResult> {
+export async function runInitramfs(
+  ctx: OperationContext,
+  enable: boolean,
+  args: readonly string[],
+  opts: { reboot?: boolean },
+): Promise<OperationResult> {
   for (const a of args) {
     if (a === '' || /[\n\0]/.test(a)) throw new AptOstreeError('usage', `invalid dracut argument ${JSON.stringify(a)}`);
   }
@@ -421,7 +457,9 @@ export async function runInitramfs(ctx: OperationContext, enable: boolean, args:
     }
     const origin: Origin = { ...o, initramfsRegenerate: enable, initramfsArgs: enable ? [...args] : [] };
     const deployed = await deployOn(ctx, st, st.merge.baseChecksum, origin);
-    const what = enable ? `Initramfs regeneration enabled${args.length ? ` (dracut ${args.join(' ')})` : ''}` : 'Initramfs regeneration disabled (the base\'s initramfs is used)';
+    const what = enable
+      ? `Initramfs regeneration enabled${args.length ? ` (dracut ${args.join(' ')})` : ''}`
+      : "Initramfs regeneration disabled (the base's initramfs is used)";
     return {
       changed: true,
       deployment: deployed,

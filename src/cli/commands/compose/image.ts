@@ -10,7 +10,12 @@ export function register(compose: Command, globals: () => GlobalOptions): void {
     .requiredOption('--repo <repo>', 'OSTree repository holding REF')
     .requiredOption('--ref <ref>', 'ref to deploy (its tree must have a real kernel)')
     .option('--size <size>', 'image size, e.g. 4G (default: room for the tree twice over plus 1 GiB)')
-    .option('--karg <K=V>', 'kernel argument, after the defaults root=UUID=… rw console=ttyS0 (repeatable; root= or console= replaces the default)', collect, [] as string[])
+    .option(
+      '--karg <K=V>',
+      'kernel argument, after the defaults root=UUID=… rw console=ttyS0 (repeatable; root= or console= replaces the default)',
+      collect,
+      [] as string[],
+    )
     .option('--stateroot <name>', 'stateroot (OS name)', 'debian')
     .option('--remote <NAME=URL>', 'configure a remote to follow in the image; the origin becomes NAME:REF')
     .option('--force', 'replace OUT if it exists', false)

@@ -12,7 +12,12 @@ export function register(compose: Command, globals: () => GlobalOptions): void {
     .option('--stateroot <name>', 'stateroot (OS name)', 'debian')
     .option('--karg <K=V>', 'kernel argument of the first deployment (repeatable)', collect, [] as string[])
     .option('--remote <NAME=URL>', 'configure a remote to follow; the origin becomes NAME:REF')
-    .option('--sign-verify <TYPE=inline:KEY>', 'with --remote: require signatures (ostree remote add --sign-verify, e.g. ed25519=inline:KEY)', collect, [] as string[])
+    .option(
+      '--sign-verify <TYPE=inline:KEY>',
+      'with --remote: require signatures (ostree remote add --sign-verify, e.g. ed25519=inline:KEY)',
+      collect,
+      [] as string[],
+    )
     .option('--gpg-import <file>', 'with --remote: require GPG signatures by the keys of FILE')
     .description('Initialize DIR as an OSTree sysroot and deploy REF as its first deployment')
     .action(async (dir, o) => {

@@ -18,7 +18,8 @@ export function register(compose: Command, globals: () => GlobalOptions): void {
     .action(async (treefile, opts) => {
       void globals;
       if (opts.gpgHomedir !== undefined && opts.gpgSign === undefined) throw usageError('--gpg-homedir needs --gpg-sign');
-      if (opts.gpgSign !== undefined && opts.ed25519Key !== undefined) throw usageError('give either --gpg-sign or --ed25519-key, not both');
+      if (opts.gpgSign !== undefined && opts.ed25519Key !== undefined)
+        throw usageError('give either --gpg-sign or --ed25519-key, not both');
       const { loadTreefile } = await import('../../../engine/treefile');
       const { composeTree } = await import('../../../engine/compose/tree');
       const { TerminalProgress } = await import('../../progress');
