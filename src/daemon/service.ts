@@ -8,17 +8,20 @@
  * with org.aptostree.dev.Error.Busy, unless it carries the option "queue":
  * then it is appended and runs when its turn comes (after Start()).
  */
+import { lastRunJson } from '../engine/automatic';
 import { log } from '../engine/log';
 import type { DaemonConfig } from '../engine/config';
+import { runOperation } from '../engine/operations';
 import type { OperationRequest, OperationResult } from '../engine/operations/types';
+import { getStatus } from '../engine/status';
+import { loadSysroot } from '../engine/sysroot';
+import { VERSION } from '../engine/version';
 import type { Progress } from '../engine/progress';
 import { FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, type BusConnection, type DBusMessage } from '../dbus/bus';
 import { DAEMON_IFACE, DAEMON_INTERFACE, decodeCall, errorNameOf, METHOD_ACTIONS, OBJECT_PATH, requestKey } from '../dbus/contract';
 import { accessDenied, ObjectServer, ReplyError, type MethodHandler, type Reply } from '../dbus/server';
 import { Authorizer } from './polkit';
 import { Transaction } from './transaction';
-
-export const VERSION = '0.1.0';
 
 export interface ServiceOptions {
   sysroot: string;
@@ -154,7 +157,6 @@ export class DaemonService {
 
   private async refreshLastRun(): Promise<void> {
     try {
-      const { lastRunJson } = await import('../engine/automatic');
       const v = lastRunJson(this.opts.sysroot);
       if (v !== this.lastRun) {
         this.lastRun = v;
@@ -167,7 +169,6 @@ export class DaemonService {
 
   private async refreshBooted(): Promise<void> {
     try {
-      const { loadSysroot } = await import('../engine/sysroot');
       const s = await loadSysroot(this.opts.sysroot);
       const b = s.booted?.checksum ?? '';
       if (b !== this.booted) {
@@ -180,7 +181,6 @@ export class DaemonService {
   }
 
   private async getStatus(): Promise<Reply> {
-    const { getStatus } = await import('../engine/status');
     const c = this.opts.config();
     const st = await getStatus(this.opts.sysroot, { automatic: { policy: c.automaticUpdatePolicy, scope: c.automaticUpdateScope } });
     const t = this.order[0];
@@ -234,6 +234,7 @@ export class DaemonService {
     }
     const t = new Transaction(this.nextId++, method, request, key, msg.sender, {
       bus: this.bus,
+      sysroot: this.opts.sysroot,
       server: this.server,
       execute: (req, progress, signal) => this.execute(req, progress, signal),
     });
@@ -268,18 +269,15 @@ export class DaemonService {
   }
 
   private execute(req: OperationRequest, progress: Progress, signal: AbortSignal): Promise<OperationResult> {
-    return (async () => {
-      const { runOperation } = await import('../engine/operations');
-      let r = req;
-      if (r.kind === 'automatic-update') {
-        const c = this.opts.config();
-        r = {
-          kind: 'automatic-update',
-          options: { mode: r.options.mode ?? c.automaticUpdatePolicy, scope: r.options.scope ?? c.automaticUpdateScope },
-        };
-      }
-      return runOperation({ sysroot: this.opts.sysroot, progress, signal }, r);
-    })();
+    let r = req;
+    if (r.kind === 'automatic-update') {
+      const c = this.opts.config();
+      r = {
+        kind: 'automatic-update',
+        options: { mode: r.options.mode ?? c.automaticUpdatePolicy, scope: r.options.scope ?? c.automaticUpdateScope },
+      };
+    }
+    return runOperation({ sysroot: this.opts.sysroot, progress, signal }, r);
   }
 
   /** Run the head of the queue once it is started; one at a time. */

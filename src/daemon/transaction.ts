@@ -7,7 +7,9 @@
  */
 import { AptOstreeError, CancelledError, toAptOstreeError } from '../engine/errors';
 import { log } from '../engine/log';
-import { describeRequest, type OperationRequest, type OperationResult } from '../engine/operations/types';
+import { rebootDecision } from '../engine/operations';
+import { describeRequest } from '../engine/operations/registry';
+import type { OperationRequest, OperationResult } from '../engine/operations/types';
 import type { Progress } from '../engine/progress';
 import type { BusConnection } from '../dbus/bus';
 import {
@@ -21,6 +23,8 @@ import type { ExportedInterface, MethodHandler, ObjectServer } from '../dbus/ser
 
 export interface TransactionDeps {
   bus: BusConnection;
+  /** The sysroot served: a reboot asked for happens only when it is the running system. */
+  sysroot: string;
   server: ObjectServer;
   /** Runs the engine. */
   execute(req: OperationRequest, progress: Progress, signal: AbortSignal): Promise<OperationResult>;
@@ -140,6 +144,7 @@ export class Transaction {
     this.setState('running');
     log.notice(`transaction ${this.id} (${this.title}) started by ${this.initiator}`);
     let timer: NodeJS.Timeout | undefined;
+    let reboot: ReturnType<typeof rebootDecision>;
     if (timeoutSeconds > 0) {
       timer = setTimeout(() => {
         log.warning(`transaction ${this.id} (${this.title}) ran longer than TransactionTimeout=${timeoutSeconds}; cancelling it`);
@@ -151,7 +156,15 @@ export class Transaction {
     try {
       if (this.abort.signal.aborted) throw new CancelledError(`"${this.title}"`);
       const r = await this.deps.execute(this.request, this.progress(), this.abort.signal);
-      this.finish({ success: true, changed: r.changed, summary: r.summary, deployment: r.deployment, rebootRequested: r.rebootRequested });
+      reboot = rebootDecision(this.deps.sysroot, r);
+      this.finish({
+        success: true,
+        changed: r.changed,
+        summary: r.summary,
+        deployment: r.deployment,
+        rebootRequested: r.rebootRequested,
+        ...(reboot ? { rebootNote: reboot.note } : {}),
+      });
     } catch (e) {
       let err = toAptOstreeError(e);
       if (this.abort.signal.aborted && err.code !== 'cancelled') {
@@ -162,10 +175,20 @@ export class Transaction {
           'cancelled',
           `"${this.title}" was cancelled after TransactionTimeout (${timeoutSeconds} s); nothing was deployed`,
         );
-      this.finish({ success: false, changed: false, summary: err.message, error: err.describe(), code: err.code });
+      this.finish({
+        success: false,
+        changed: false,
+        summary: err.message,
+        error: err.message,
+        code: err.code,
+        ...(err.hint ? { hint: err.hint } : {}),
+        ...(err.details ? { details: err.details } : {}),
+      });
     } finally {
       if (timer) clearTimeout(timer);
     }
+    // After the result is published, under the authorization checked for this call.
+    reboot?.reboot?.();
   }
 
   private timedOut = false;
@@ -183,7 +206,10 @@ export class Transaction {
     this.result = r;
     const state: TransactionState = r.success ? 'succeeded' : r.code === 'cancelled' ? 'cancelled' : 'failed';
     if (r.success) log.notice(`transaction ${this.id} (${this.title}) done: ${r.summary}`);
-    else log[state === 'cancelled' ? 'notice' : 'warning'](`transaction ${this.id} (${this.title}) ${state}: ${r.error ?? ''}`);
+    else
+      log[state === 'cancelled' ? 'notice' : 'warning'](
+        `transaction ${this.id} (${this.title}) ${state}: ${new AptOstreeError(r.code ?? 'internal', r.error ?? '', r).describe()}`,
+      );
     this.setState(state);
     this.signal('Finished', 'bs', [r.success, r.success ? '' : (r.error ?? 'failed')]);
   }
