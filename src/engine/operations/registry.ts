@@ -845,6 +845,14 @@ export const COMMANDS: readonly CommandEntry[] = [
     traits: { local: true, root: true },
   }),
   cmd({
+    verb: ['override'],
+    description: 'Remove or replace packages of the base in a new deployment',
+    positionals: [],
+    options: [],
+    traits: { root: true },
+    group: true,
+  }),
+  cmd({
     verb: ['db'],
     description: 'Query the packages of commits (from their metadata; nothing is checked out)',
     positionals: [],
