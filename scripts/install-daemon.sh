@@ -3,7 +3,8 @@
 # with its paths):
 #   1. create the directories
 #   2. install the daemon and the client (/usr/libexec/apt-ostreed, /usr/bin/apt-ostree;
-#      the program itself under /usr/lib/apt-ostree, as the .deb lays it out)
+#      the program itself under /usr/lib/apt-ostree, as the .deb lays it out), their
+#      manual pages (/usr/share/man) and bash completion (/usr/share/bash-completion)
 #   3. copy the configuration (/etc/apt-ostree/apt-ostreed.conf; an existing one is kept)
 #   4. D-Bus: policy (/etc/dbus-1/system.d) and activation file (/usr/share/dbus-1/system-services)
 #   5. systemd units (/etc/systemd/system)
@@ -76,6 +77,15 @@ for pair in "usr/bin/apt-ostree:apt-ostree" "usr/libexec/apt-ostreed:apt-ostreed
   printf '#!/bin/sh\n# %s (apt-ostree), run by Debian'"'"'s nodejs.\nexec /usr/bin/node /usr/lib/apt-ostree/bin/%s "$@"\n' "$prog" "$prog" >"$D/$dest"
   chmod 755 "$D/$dest"
 done
+
+# The manual pages and the bash completion (generated from the operation registry by npm run build)
+for m in apt-ostree.1 apt-ostreed.8 apt-ostreed.conf.5; do
+  [ -f "dist/man/$m.gz" ] || { echo "install-daemon: dist/man/$m.gz is missing (run: npm run build)" >&2; exit 1; }
+  install -d -m 755 "$D/usr/share/man/man${m##*.}"
+  install -m 644 "dist/man/$m.gz" "$D/usr/share/man/man${m##*.}/$m.gz"
+done
+install -d -m 755 "$D/usr/share/bash-completion/completions"
+install -m 644 dist/completion/apt-ostree "$D/usr/share/bash-completion/completions/apt-ostree"
 
 # 3. Configuration (a local one is kept)
 say "3/8 configuration"

@@ -13,6 +13,7 @@ DEBIAN_PACKAGES="
   python3-gi gir1.2-glib-2.0
   qemu-system-x86 qemu-utils
   build-essential pkg-config python3 curl ca-certificates
+  man-db groff-base
 "
 
 missing=""

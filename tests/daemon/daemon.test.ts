@@ -241,20 +241,43 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
         /takes \(asa\{sv\}\), not \(sa\{sv\}\)/,
       ),
     );
-    // Unknown option key, wrong option type.
+    // Unknown option key, wrong option type; bad package names, relative .deb paths, bad cleanup targets, bad
+    // kernel arguments. The reply of an engine error is (message, JSON {code, hint?, details?}) under the
+    // error name of its code: a GLib client (gdbus) sees the name; our client rebuilds the error.
     let r = call(['org.aptostree.dev.Daemon.InstallPackages', "['htop']", "{'frobnicate': <true>}"]);
-    assert.match(r.stderr, /org\.aptostree\.dev\.Error\.InvalidArguments: unknown option "frobnicate" for InstallPackages/);
-    r = call(['org.aptostree.dev.Daemon.InstallPackages', "['htop']", "{'dry-run': <'yes'>}"]);
-    assert.match(r.stderr, /option "dry-run" of InstallPackages must be of type b \(got s\)/);
-    // Bad package names, relative .deb paths, bad cleanup targets, bad kernel arguments.
-    r = call(['org.aptostree.dev.Daemon.InstallPackages', "['htop; rm -rf /']", '{}']);
-    assert.match(r.stderr, /is not a valid package name/);
-    r = call(['org.aptostree.dev.Daemon.InstallPackages', "['../x.deb']", '{}']);
-    assert.match(r.stderr, /absolute path/);
-    r = call(['org.aptostree.dev.Daemon.Cleanup', "['everything']", '{}']);
-    assert.match(r.stderr, /"everything" is not something to clean up/);
-    r = call(['org.aptostree.dev.Daemon.ModifyKernelArgs', "['a b']", '[]', '[]', '{}']);
-    assert.match(r.stderr, /is not one kernel argument/);
+    assert.match(r.stderr, /org\.aptostree\.dev\.Error\.InvalidArguments/);
+    await withBus(async (b) => {
+      const base = { destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE };
+      const refused = async (member: string, signature: string, body: unknown[], text: RegExp): Promise<void> => {
+        try {
+          await b.call({ ...base, member, signature, body });
+        } catch (e) {
+          assert.ok(e instanceof DBusCallError, String(e));
+          assert.equal(e.errorName, 'org.aptostree.dev.Error.InvalidArguments');
+          assert.match(e.message, text);
+          assert.equal((JSON.parse(e.data ?? '{}') as { code?: string }).code, 'usage', e.data);
+          return;
+        }
+        assert.fail(`${member} succeeded`);
+      };
+      const o = (k: string, v: { signature: string; value: unknown }): Record<string, unknown> => variantDict({ [k]: v });
+      await refused(
+        'InstallPackages',
+        'asa{sv}',
+        [['htop'], o('frobnicate', { signature: 'b', value: true })],
+        /^unknown option "frobnicate" for InstallPackages$/,
+      );
+      await refused(
+        'InstallPackages',
+        'asa{sv}',
+        [['htop'], o('dry-run', { signature: 's', value: 'yes' })],
+        /option "dry-run" of InstallPackages must be of type b \(got s\)/,
+      );
+      await refused('InstallPackages', 'asa{sv}', [['htop; rm -rf /'], {}], /is not a valid package name/);
+      await refused('InstallPackages', 'asa{sv}', [['../x.deb'], {}], /absolute path/);
+      await refused('Cleanup', 'asa{sv}', [['everything'], {}], /"everything" is not something to clean up/);
+      await refused('ModifyKernelArgs', 'asasasa{sv}', [['a b'], [], [], {}], /is not one kernel argument/);
+    });
     r = call(['org.aptostree.dev.Daemon.NoSuchMethod']);
     assert.match(r.stderr, /UnknownMethod/);
     await withBus(async (b) => {
@@ -564,6 +587,10 @@ describe('shipped files and the installer', () => {
         'var/log/apt-ostree',
         'usr/lib/apt-ostree/dist/src/daemon/main.js',
         'usr/lib/apt-ostree/node_modules/dbus-next/package.json',
+        'usr/share/man/man1/apt-ostree.1.gz',
+        'usr/share/man/man8/apt-ostreed.8.gz',
+        'usr/share/man/man5/apt-ostreed.conf.5.gz',
+        'usr/share/bash-completion/completions/apt-ostree',
       ]) {
         assert.ok(existsSync(join(dest, p)), p);
       }
