@@ -199,21 +199,13 @@ const action = (id: string, description: string, message: string): PolkitAction 
 export const POLKIT = {
   install: action('install-packages', 'Install packages', 'Authentication is required to install packages'),
   remove: action('remove-packages', 'Remove packages', 'Authentication is required to remove packages'),
-  override: action(
-    'override',
-    'Override base packages',
-    'Authentication is required to replace or remove packages of the base system',
-  ),
+  override: action('override', 'Override base packages', 'Authentication is required to replace or remove packages of the base system'),
   reset: action('reset', 'Reset the system', 'Authentication is required to remove all layered packages and overrides'),
   refreshMd: action('refresh-md', 'Refresh package metadata', 'Authentication is required to refresh the package metadata'),
   upgrade: action('upgrade-system', 'Upgrade the system', 'Authentication is required to upgrade the system'),
   deploy: action('deploy', 'Deploy a commit', 'Authentication is required to deploy a specific version of the system'),
   rebase: action('rebase', 'Rebase the system', 'Authentication is required to switch the system to another branch'),
-  rollback: action(
-    'rollback',
-    'Roll back the system',
-    'Authentication is required to roll the system back to the previous deployment',
-  ),
+  rollback: action('rollback', 'Roll back the system', 'Authentication is required to roll the system back to the previous deployment'),
   kargs: action('modify-kernel-args', 'Change kernel arguments', 'Authentication is required to change the kernel arguments'),
   initramfs: action('initramfs', 'Manage the initramfs', 'Authentication is required to change how the initramfs is generated'),
   cleanup: action('cleanup', 'Clean up', 'Authentication is required to remove deployments and cached data'),
@@ -531,7 +523,9 @@ export const OPERATIONS = [
     kind: 'rebase',
     verb: ['rebase'],
     description: 'Switch the deployment to another ref (or remote); layered packages are kept',
-    positionals: [{ name: 'refspec', help: '[REMOTE:]REF (REF alone keeps the current remote; REMOTE: alone keeps the ref)', required: true }],
+    positionals: [
+      { name: 'refspec', help: '[REMOTE:]REF (REF alone keeps the current remote; REMOTE: alone keeps the ref)', required: true },
+    ],
     options: UPGRADE_OPTIONS.map((o) => (o.long === 'cache-only' || o.long === 'reboot' ? o : busOnly(o))),
     traits: CHANGE_TRAITS,
     dbus: txMethod('Rebase', [{ name: 'refspec', type: 's', check: 'token' }]),
@@ -564,7 +558,14 @@ export const OPERATIONS = [
     description: 'Show the kernel arguments of the default deployment, or change them (a new deployment of the same commit)',
     positionals: [],
     options: [
-      { long: 'append', type: 'string-list', valueName: 'K=V', help: 'append a kernel argument (repeatable)', arg: 'append', check: 'karg' },
+      {
+        long: 'append',
+        type: 'string-list',
+        valueName: 'K=V',
+        help: 'append a kernel argument (repeatable)',
+        arg: 'append',
+        check: 'karg',
+      },
       {
         long: 'append-if-missing',
         type: 'string-list',
@@ -572,7 +573,14 @@ export const OPERATIONS = [
         help: 'append unless the key is already there (repeatable)',
         check: 'karg',
       },
-      { long: 'delete', type: 'string-list', valueName: 'K[=V]', help: 'delete a kernel argument (repeatable)', arg: 'delete', check: 'karg' },
+      {
+        long: 'delete',
+        type: 'string-list',
+        valueName: 'K[=V]',
+        help: 'delete a kernel argument (repeatable)',
+        arg: 'delete',
+        check: 'karg',
+      },
       {
         long: 'delete-if-present',
         type: 'string-list',
@@ -693,13 +701,23 @@ export const OPERATIONS = [
     verb: ['pin'],
     description: 'Pin a deployment so that no update or cleanup removes it (ostree admin pin)',
     positionals: [
-      { name: 'index', help: 'deployment index, as "apt-ostree status" lists them (0 = first)', required: true, complete: 'deployment-index' },
+      {
+        name: 'index',
+        help: 'deployment index, as "apt-ostree status" lists them (0 = first)',
+        required: true,
+        complete: 'deployment-index',
+      },
     ],
     options: [flag('unpin', 'remove the pin', { short: 'u' })],
     traits: { queueable: true, root: true, unchangedExit77: true },
     dbus: txMethod('PinDeployment', [{ name: 'index', type: 'i', check: 'index' }]),
     polkit: POLKIT.deploy,
     title: (r) => (r.unpin ? `pin --unpin ${r.index}` : `pin ${r.index}`),
+    cliCheck: (v) => {
+      const index = String(v.args.index);
+      if (!/^\d+$/.test(index))
+        throw usageError(`"${index}" is not a deployment index`, 'give the number "apt-ostree status" shows (0 = first)');
+    },
     build: (v) => ({ kind: 'pin', index: v.args.index as number, unpin: on(v, 'unpin'), options: {} }),
     values: (r) => ({ args: { index: r.index }, options: new Map(r.unpin ? [['unpin', true]] : []) }),
     runner: bootconfig,
@@ -820,7 +838,11 @@ export const COMMANDS: readonly CommandEntry[] = [
       str('stateroot', 'name', 'stateroot (OS name)', { default: 'debian' }),
       strList('karg', 'K=V', 'kernel argument of the first deployment (repeatable)'),
       str('remote', 'NAME=URL', 'configure a remote to follow; the origin becomes NAME:REF'),
-      strList('sign-verify', 'TYPE=inline:KEY', 'with --remote: require signatures (ostree remote add --sign-verify, e.g. ed25519=inline:KEY)'),
+      strList(
+        'sign-verify',
+        'TYPE=inline:KEY',
+        'with --remote: require signatures (ostree remote add --sign-verify, e.g. ed25519=inline:KEY)',
+      ),
       str('gpg-import', 'file', 'with --remote: require GPG signatures by the keys of FILE'),
     ],
     traits: { local: true, root: true },
