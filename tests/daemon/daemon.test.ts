@@ -14,7 +14,16 @@ import { gdbus, runCliOnBus, startTestBus, testUsers, type DaemonProcess, type T
 import { makeSysroot, type SysrootFixture } from '../lib/sysroot';
 import { ROOT, removeTree, runCli, tmpdir } from '../lib/env';
 import { DBusCallError, variantDict, type BusConnection } from '../../src/dbus/bus';
-import { BUS_NAME, DAEMON_IFACE, DAEMON_INTERFACE, OBJECT_PATH, POLKIT_ACTIONS, TRANSACTION_IFACE } from '../../src/dbus/contract';
+import {
+  BUS_NAME,
+  DAEMON_IFACE,
+  DAEMON_INTERFACE,
+  interfaceXml,
+  OBJECT_PATH,
+  POLKIT_ACTIONS,
+  TRANSACTION_IFACE,
+  TRANSACTION_INTERFACE,
+} from '../../src/dbus/contract';
 import { loadSysroot } from '../../src/engine/sysroot';
 
 let s: SysrootFixture;
@@ -516,6 +525,74 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
       other.cleanup();
       daemon = await tb.startDaemon(s.path, { env: { APT_OSTREE_DAEMON_LINGER: '2' } });
     }
+  });
+  it('serves the introspection of the registry, as committed in data/org.aptostree.dev.xml', async () => {
+    const committed = readFileSync(join(ROOT, 'data', 'org.aptostree.dev.xml'), 'utf8');
+    await withBus(async (b) => {
+      const introspect = async (path: string): Promise<string> =>
+        String(
+          (await b.call({ destination: BUS_NAME, path, interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })).body[0],
+        );
+      const daemonXml = await introspect(OBJECT_PATH);
+      assert.ok(daemonXml.includes(interfaceXml(DAEMON_INTERFACE)), daemonXml);
+      assert.ok(committed.includes(interfaceXml(DAEMON_INTERFACE)), 'the committed XML is the served one');
+      // A transaction object serves the other interface of the committed text.
+      const r = await b.call({
+        destination: BUS_NAME,
+        path: OBJECT_PATH,
+        interface: DAEMON_IFACE,
+        member: 'Rollback',
+        signature: 'a{sv}',
+        body: [{}],
+      });
+      const txXml = await introspect(String(r.body[0]));
+      assert.ok(txXml.includes(interfaceXml(TRANSACTION_INTERFACE)), txXml);
+      assert.ok(committed.includes(interfaceXml(TRANSACTION_INTERFACE)));
+    });
+    // The unstarted transaction goes with this connection.
+    const end = Date.now() + 5000;
+    while (
+      Date.now() < end &&
+      !/objectpath '\/'>/.test(call(['org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, 'ActiveTransaction']).stdout)
+    )
+      await new Promise((res) => setTimeout(res, 100));
+  });
+
+  it('errors reach the user as the engine made them: the daemon path prints what the in-process path prints', async () => {
+    const cases: string[][] = [
+      ['install', 'no-such-package-xyz'],
+      ['install', './no-such-file.deb'],
+      ['deploy', 'not-a-revision'],
+      ['deploy', 'a b'],
+      ['kargs', '--append', 'a b'],
+      ['override', 'remove', 'Bad_Name'],
+      ['cleanup'],
+    ];
+    for (const args of cases) {
+      const viaDaemon = await runCliOnBus(tb, ['--sysroot', s.path, ...args]);
+      const direct = runCli(['--sysroot', s.path, ...args], { env: { ...tb.env, APT_OSTREE_DIRECT: '1' } });
+      // Scratch directories have random names: the rest must be the same, line for line.
+      const lines = (t: string): string[] =>
+        t
+          .split('\n')
+          .filter((l) => l !== '' && !/^apt-ostree: .*; running in-process$/.test(l))
+          .map((l) => l.replace(/(apt-ostree-[a-z]+-)[A-Za-z0-9]{6}\b/g, '$1XXXXXX'));
+      assert.equal(viaDaemon.code, 1, `${args.join(' ')}: ${viaDaemon.stdout}${viaDaemon.stderr}`);
+      assert.equal(direct.code, 1, `${args.join(' ')}: ${direct.stdout}${direct.stderr}`);
+      assert.match(viaDaemon.stderr, /^error: /, args.join(' '));
+      assert.doesNotMatch(viaDaemon.stderr, /internal error|\n\s+at /, args.join(' '));
+      assert.deepEqual(lines(viaDaemon.stderr), lines(direct.stderr), args.join(' '));
+    }
+    await alive();
+  });
+
+  it("a reboot is the runner's: on a sysroot that is not the running system, the daemon says it does not reboot", async () => {
+    const r = await runCliOnBus(tb, ['--sysroot', s.path, 'kargs', '--append=reboot-test=1', '-r']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`\\nNot rebooting: ${s.path.replace(/[/.]/g, '\\$&')} is not the running system\\n$`));
+    const d = runCli(['--sysroot', s.path, 'kargs', '--delete=reboot-test=1', '-r'], { env: { ...tb.env, APT_OSTREE_DIRECT: '1' } });
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /\nNot rebooting: .* is not the running system\n$/);
   });
 });
 
