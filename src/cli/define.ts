@@ -4,7 +4,7 @@
  * --unchanged-exit-77), and the reading of a parsed command line back into
  * the call values the registry builds a request from.
  */
-import { Argument, Command, Option } from '@commander-js/extra-typings';
+import { Argument, Option, type Command } from '@commander-js/extra-typings';
 import { usageError } from '../engine/errors';
 import {
   cliOptions,
@@ -106,6 +106,7 @@ export function requestFromCli(
   }
   e.cliCheck?.(values, given);
   // Integer in-arguments come as text from the command line.
-  for (const x of e.dbus.in) if (x.type === 'i' && typeof values.args[x.name] === 'string') values.args[x.name] = Number(values.args[x.name]);
+  for (const x of e.dbus.in)
+    if (x.type === 'i' && typeof values.args[x.name] === 'string') values.args[x.name] = Number(values.args[x.name]);
   return { request: e.build(values, e.dbus.name), client };
 }

@@ -422,7 +422,9 @@ export function decodeCall(method: string, args: readonly unknown[]): DecodedCal
   m.in.forEach((x, i) => {
     const v = args[i];
     if (!TYPE_OF[x.type]?.(v)) {
-      throw bad(x.type === 'as' ? `${x.name} must be a list of strings` : `${x.name} must be ${x.type === 'b' ? 'a boolean' : `of type ${x.type}`}`);
+      throw bad(
+        x.type === 'as' ? `${x.name} must be a list of strings` : `${x.name} must be ${x.type === 'b' ? 'a boolean' : `of type ${x.type}`}`,
+      );
     }
     values.args[x.name] = checkValue(x.check, x.name, v);
   });

@@ -6,14 +6,7 @@
  * and configuration defaults); ./gen-data.ts writes them.
  */
 import { DEFAULT_DAEMON_CONFIG } from '../engine/config';
-import {
-  cliOptions,
-  ENTRIES,
-  POLKIT,
-  type Entry,
-  type OptionSpec,
-  type PolkitAction,
-} from '../engine/operations/registry';
+import { cliOptions, ENTRIES, POLKIT, type Entry, type OptionSpec, type PolkitAction } from '../engine/operations/registry';
 import { VERSION } from '../engine/version';
 import { BUS_NAME, DAEMON_INTERFACE, interfaceXml, METHOD_ACTIONS, POLKIT_PREFIX, TRANSACTION_INTERFACE } from '../dbus/contract';
 

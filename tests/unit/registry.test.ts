@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Command } from '@commander-js/extra-typings';
+import type { Command } from '@commander-js/extra-typings';
 import { buildProgram } from '../../src/cli/main';
 import { output } from '../../src/cli/output';
 import { DAEMON_INTERFACE, METHOD_ACTIONS, POLKIT_ACTIONS } from '../../src/dbus/contract';

@@ -15,7 +15,13 @@ export async function cancelVerb(g: GlobalOptions): Promise<VerbOutput> {
   const d = await connectDaemon(g.sysroot);
   if (d.kind !== 'daemon') throw new AptOstreeError('not-found', `nothing to cancel: ${d.why}`);
   try {
-    const r = await d.bus.call({ destination: d.owner, path: OBJECT_PATH, interface: DAEMON_IFACE, member: 'CancelActive', timeout: 300000 });
+    const r = await d.bus.call({
+      destination: d.owner,
+      path: OBJECT_PATH,
+      interface: DAEMON_IFACE,
+      member: 'CancelActive',
+      timeout: 300000,
+    });
     const path = String(r.body[0]);
     return output(path === '/' ? 'No transaction in progress\n' : `Cancelled ${path}\n`);
   } catch (e) {

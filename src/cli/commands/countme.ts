@@ -29,7 +29,9 @@ export async function countmeVerb(g: GlobalOptions, opts: CountmeOptions): Promi
   }
   const stateDir =
     opts.stateDir ??
-    (process.env.STATE_DIRECTORY && process.env.STATE_DIRECTORY !== '' ? process.env.STATE_DIRECTORY.split(':')[0]! : '/var/lib/apt-ostree/countme');
+    (process.env.STATE_DIRECTORY && process.env.STATE_DIRECTORY !== ''
+      ? process.env.STATE_DIRECTORY.split(':')[0]!
+      : '/var/lib/apt-ostree/countme');
   const osRelease = config.enabled && config.endpoints.length > 0 ? await readOsReleaseFor(g.sysroot) : '';
   const report = await runCountme({ config, osRelease, stateDir, now });
   if (opts.json) return output(JSON.stringify(report, null, 2) + '\n');

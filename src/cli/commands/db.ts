@@ -20,7 +20,9 @@ export async function dbListVerb(g: GlobalOptions, revs: string[], json: boolean
   }
   const out: string[] = [];
   for (const e of list) {
-    out.push(`ostree commit: ${e.label === e.checksum ? e.checksum : `${e.label} (${e.checksum})`}${e.version ? ` version ${e.version}` : ''}`);
+    out.push(
+      `ostree commit: ${e.label === e.checksum ? e.checksum : `${e.label} (${e.checksum})`}${e.version ? ` version ${e.version}` : ''}`,
+    );
     for (const p of e.packages) out.push(` ${p.name}-${p.version}.${p.arch}`);
   }
   return output(`${out.join('\n')}\n`);

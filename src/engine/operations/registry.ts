@@ -292,7 +292,6 @@ function keys(options: readonly OptionSpec[], ro: object): Map<string, unknown> 
 
 const list = (v: CallValues, name: string): string[] => (v.args[name] as string[] | undefined) ?? [];
 
-const OPTS: BusArg = { name: 'options', type: 'a{sv}' };
 const TX: BusArg = { name: 'transaction', type: 'o' };
 const txMethod = (name: string, inArgs: BusArg[], out: BusArg[] = [TX]): DBusMethod => ({ name, in: inArgs, out, options: true });
 

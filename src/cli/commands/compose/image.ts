@@ -1,4 +1,3 @@
-
 import { composeImage, parseSize } from '../../../engine/compose/image';
 import { parseRemoteArg } from '../../../engine/compose/sysroot';
 import { entryOf } from '../../../engine/operations/registry';

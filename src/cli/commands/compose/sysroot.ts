@@ -1,4 +1,3 @@
-
 import { composeSysroot, parseRemoteArg } from '../../../engine/compose/sysroot';
 import { usageError } from '../../../engine/errors';
 import { entryOf } from '../../../engine/operations/registry';

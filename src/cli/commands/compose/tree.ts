@@ -1,4 +1,3 @@
-
 import { composeTree } from '../../../engine/compose/tree';
 import { usageError } from '../../../engine/errors';
 import { entryOf } from '../../../engine/operations/registry';
