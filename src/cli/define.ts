@@ -92,10 +92,15 @@ export function requestFromCli(
     if (v !== undefined) values.args[p.arg ?? p.name] = v;
   });
   for (const o of cliOptions(e)) {
-    const v = byLong[o.long];
+    let v = byLong[o.long];
     if (v === undefined || v === false || (Array.isArray(v) && v.length === 0)) continue;
     given.add(o.long);
-    if (o.choices && !o.choices.includes(String(v))) throw usageError(`--${o.long} ${String(v)}: expected ${choicesText(o.choices)}`);
+    if (o.choices) {
+      const c = String(v).trim().toLowerCase();
+      const choice = o.choiceAliases?.[c] ?? c;
+      if (!o.choices.includes(choice)) throw usageError(`--${o.long} ${String(v)}: expected ${choicesText(o.choices)}`);
+      v = choice;
+    }
     if (o.client || o.long === 'queue') client[o.long] = v;
     else if (o.arg !== undefined) {
       const inArg = e.dbus.in.find((x) => x.name === o.arg);

@@ -6,16 +6,18 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { AptOstreeError, isAptOstreeError } from '../engine/errors';
 import { log, parseLogLevel } from '../engine/log';
+import { ENTRIES } from '../engine/operations/registry';
 import { VERSION } from '../engine/version';
+import { defineCommand } from './define';
 import { sysrootFromEnv, type GlobalOptions } from './globals';
 import { output, type VerbOutput } from './output';
 import { loadVerb, VERBS } from './verbs';
 
 /**
- * The verb a command line invokes, when it names one of VERBS directly: then
- * only that verb's module is loaded (start-up time matters for `status`).
- * Anything else (help, an alias, a typo) loads them all, so that commander
- * can resolve or explain it.
+ * The verb a command line invokes, when it names one of VERBS (or an alias):
+ * then only that verb's module is loaded (start-up time matters for
+ * `status`). Anything else (help, a typo) loads none: the verbs are declared
+ * from the registry alone, so that commander can show help or explain.
  */
 export function invokedVerb(argv: readonly string[]): string | undefined {
   const args = argv.slice(2);
@@ -26,7 +28,8 @@ export function invokedVerb(argv: readonly string[]): string | undefined {
       continue;
     }
     if (a.startsWith('-')) continue;
-    return VERBS.includes(a) ? a : undefined;
+    if (VERBS.includes(a)) return a;
+    return ENTRIES.find((e) => e.verb.length === 1 && e.aliases?.includes(a))?.verb[0];
   }
   return undefined;
 }
@@ -58,7 +61,15 @@ export function buildProgram(argv: readonly string[], sink: VerbOutput): Command
     log.setLevel(lvl);
   });
   const only = invokedVerb(argv);
-  for (const verb of only !== undefined ? [only] : VERBS) loadVerb(verb).register(program, globals, done, verb);
+  if (only !== undefined) {
+    loadVerb(only).register(program, globals, done, only);
+    return program;
+  }
+  // Help, or a command line commander will refuse: the declarations are enough.
+  for (const e of ENTRIES) {
+    const parent = e.verb.length === 1 ? program : program.commands.find((c) => c.name() === e.verb[0]);
+    if (parent) defineCommand(parent as Command, e);
+  }
   return program;
 }
 

@@ -14,6 +14,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { AptOstreeError, type ErrorCode } from '../engine/errors';
 import { isPackageName } from '../engine/layering/names';
+import { isValidKarg } from '../engine/sysroot';
 import {
   ENTRIES,
   keyOf,
@@ -313,9 +314,19 @@ function checkDebs(what: string, l: unknown): string[] {
   return list;
 }
 
+/** Kernel arguments: KEY or KEY=VALUE each, as the engine requires (replace: K=V or K=OLD=NEW, one word each). */
 function checkKargs(what: string, l: unknown): string[] {
   const list = checkList(what, l);
-  for (const k of list) if (k === '' || /\s/.test(k.replace(/"[^"]*"/g, ''))) throw bad(`"${k}" is not one kernel argument (${what})`);
+  for (const k of list) {
+    if (what === 'replace') {
+      if (k === '' || /\s/.test(k.replace(/"[^"]*"/g, ''))) throw bad(`"${k}" is not one kernel argument (${what})`);
+    } else if (!isValidKarg(k)) {
+      throw bad(
+        `--${what === 'set' ? 'editor' : what}: invalid kernel argument "${k}"`,
+        'kernel arguments are KEY or KEY=VALUE (quote a value that has spaces: KEY="a b"); no key may be empty',
+      );
+    }
+  }
   return list;
 }
 

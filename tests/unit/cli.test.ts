@@ -8,7 +8,7 @@ test('only the invoked verb is loaded; anything else loads all', () => {
   assert.equal(invokedVerb(argv('--sysroot', '/srv/s', 'install', 'htop')), 'install');
   assert.equal(invokedVerb(argv('--sysroot', 'status', 'kargs')), 'kargs'); // a sysroot named "status"
   assert.equal(invokedVerb(argv('--log-level', 'debug', 'compose', 'tree', 'x')), 'compose');
-  assert.equal(invokedVerb(argv('update')), undefined); // an alias: commander resolves it
+  assert.equal(invokedVerb(argv('update')), 'upgrade'); // an alias, from the registry
   assert.equal(invokedVerb(argv('help', 'status')), undefined);
   assert.equal(invokedVerb(argv('--help')), undefined);
   assert.equal(invokedVerb(argv()), undefined);
@@ -85,6 +85,7 @@ test('command lines parse to the requests the daemon would build', () => {
     options: { reboot: true },
   });
   assert.deepEqual(parse('cleanup', '-p', '-m').request, { kind: 'cleanup', what: ['pending', 'repomd'], options: {} });
+  assert.deepEqual(parse('cleanup').request, { kind: 'cleanup', what: [], options: {} });
   assert.deepEqual(parse('pin', '2', '-u').request, { kind: 'pin', index: 2, unpin: true, options: {} });
   assert.deepEqual(parse('initramfs', '--enable', '--arg', '-v').request, {
     kind: 'initramfs',
@@ -98,6 +99,10 @@ test('command lines parse to the requests the daemon would build', () => {
     client: { queue: true },
   });
   assert.deepEqual(parse('deploy', '--unchanged-exit-77', 'version=2').client, { 'unchanged-exit-77': true });
+  assert.deepEqual(parse('automatic-update', '--mode', 'OFF', '--scope', 'Security').request, {
+    kind: 'automatic-update',
+    options: { mode: 'none', scope: 'security' },
+  });
 });
 
 test('usage errors of the command line, before anything runs', () => {
@@ -107,7 +112,6 @@ test('usage errors of the command line, before anything runs', () => {
   assert.throws(() => parse('pin', 'first'), /"first" is not a deployment index/);
   assert.throws(() => parse('automatic-update', '--mode', 'always'), /--mode always: expected none, check or stage/);
   assert.throws(() => parse('uninstall'), /at least one package, or the option "all"/);
-  assert.throws(() => parse('cleanup'), /Cleanup needs at least one of: pending, rollback, base, repomd/);
 });
 
 test("a result: the summary, the runner's reboot note, and 77 when nothing changed with --unchanged-exit-77", () => {

@@ -71,7 +71,8 @@ test('the D-Bus methods keep their names and signatures; the shared method serve
 
 /** The commander command of a verb path, with every verb registered. */
 function commandOf(path: readonly string[]): Command {
-  const program = buildProgram(['node', 'apt-ostree'], output());
+  // As for that command line: the verb's own module registers it.
+  const program = buildProgram(['node', 'apt-ostree', ...path], output());
   let c = program as unknown as Command;
   for (const w of path) c = c.commands.find((x) => x.name() === w) as unknown as Command;
   assert.ok(c, path.join(' '));
@@ -100,10 +101,57 @@ test("each verb offers exactly the registry's options: --queue on every queueabl
   assert.deepEqual(longs(commandOf(['status'])), status.options.map((o) => o.long).sort());
 });
 
-test('every verb of the CLI is in the registry, and the reverse', () => {
-  const program = buildProgram(['node', 'apt-ostree'], output()) as unknown as Command;
-  const names = program.commands.map((c) => c.name()).sort();
-  assert.deepEqual(names, [...new Set(ENTRIES.map((e) => e.verb[0]!))].sort());
+test('every verb of the CLI is in the registry, and the reverse; help needs no verb module', () => {
+  const names = (argv: string[]): string[] => (buildProgram(argv, output()) as unknown as Command).commands.map((c) => c.name()).sort();
+  const verbs = [...new Set(ENTRIES.map((e) => e.verb[0]!))].sort();
+  assert.deepEqual(names(['node', 'apt-ostree']), verbs);
+  for (const v of verbs) assert.deepEqual(names(['node', 'apt-ostree', v]), [v]);
+});
+
+/** The compiled modules a command line loads (a preload lists them at exit). */
+function loadedModules(args: string[]): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'apt-ostree-load-'));
+  try {
+    const hook = join(dir, 'hook.js');
+    writeFileSync(
+      hook,
+      "process.on('exit', () => process.stderr.write('LOADED ' + Object.keys(require.cache).join('\\nLOADED ') + '\\n'));\n",
+    );
+    const r = spawnSync(process.execPath, ['--require', hook, join(ROOT, 'bin', 'apt-ostree'), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, APT_OSTREE_DIRECT: '1' },
+    });
+    return r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('LOADED '))
+      .map((l) => l.slice(7));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('help and status load no operation implementation (the registry only names them)', () => {
+  const implementations = /dist\/src\/engine\/(layering\/operations|bootconfig|updates\/upgrade|automatic|compose\/)/;
+  for (const args of [
+    ['--help'],
+    ['help', 'install'],
+    ['install', '--help'],
+    ['status', '--help'],
+    ['--sysroot', '/nonexistent', 'status'],
+  ]) {
+    const loaded = loadedModules(args);
+    assert.ok(
+      loaded.some((f) => f.endsWith('dist/src/cli/main.js')),
+      `${args.join(' ')}: the hook works`,
+    );
+    assert.deepEqual(
+      loaded.filter((f) => implementations.test(f)),
+      [],
+      args.join(' '),
+    );
+  }
+  // The check can fail: a verb that runs loads its implementation.
+  assert.ok(loadedModules(['--sysroot', '/nonexistent', 'rollback']).some((f) => implementations.test(f)));
 });
 
 function manWarnings(text: string): string {

@@ -61,6 +61,8 @@ export interface OptionSpec {
   valueName?: string;
   default?: OptionValue;
   choices?: readonly string[];
+  /** Other spellings the command line accepts for a choice (case does not matter there): "off" for "none". */
+  choiceAliases?: Readonly<Record<string, string>>;
   check?: ValueCheck;
   /** Mandatory on the command line. */
   required?: true;
@@ -315,8 +317,6 @@ function overrideKind(v: CallValues): 'override-remove' | 'override-replace' | '
   if (all && reset.length > 0) throw usageError('UpdateOverrides takes either packages to reset or the option "reset-all", not both');
   return remove.length > 0 ? 'override-remove' : replace.length > 0 ? 'override-replace' : 'override-reset';
 }
-
-const CLEANUP_TARGETS: readonly CleanupTarget[] = ['pending', 'rollback', 'base', 'repomd'];
 
 const layering: Runner = { module: 'layering', run: (m, ctx, req) => m.runLayeringOperation(ctx, req as Layering.LayeringRequest) };
 const bootconfig: Runner = {
@@ -687,11 +687,8 @@ export const OPERATIONS = [
     dbus: txMethod('Cleanup', [{ name: 'what', type: 'as', check: 'cleanup-target' }]),
     polkit: POLKIT.cleanup,
     title: (r) => `cleanup ${r.what.join(' ')}`,
-    build: (v) => {
-      const what = list(v, 'what');
-      if (what.length === 0) throw usageError(`Cleanup needs at least one of: ${CLEANUP_TARGETS.join(', ')}`);
-      return { kind: 'cleanup', what: [...new Set(what)] as CleanupTarget[], options: {} };
-    },
+    // Nothing named: remove the extra deployments and prune (as the command line always did).
+    build: (v) => ({ kind: 'cleanup', what: [...new Set(list(v, 'what'))] as CleanupTarget[], options: {} }),
     values: (r) => ({ args: { what: r.what }, options: new Map() }),
     runner: bootconfig,
   }),
@@ -711,7 +708,7 @@ export const OPERATIONS = [
     traits: { queueable: true, root: true, unchangedExit77: true },
     dbus: txMethod('PinDeployment', [{ name: 'index', type: 'i', check: 'index' }]),
     polkit: POLKIT.deploy,
-    title: (r) => (r.unpin ? `pin --unpin ${r.index}` : `pin ${r.index}`),
+    title: () => 'pin',
     cliCheck: (v) => {
       const index = String(v.args.index);
       if (!/^\d+$/.test(index))
@@ -734,6 +731,7 @@ export const OPERATIONS = [
         valueName: 'mode',
         help: 'none, check or stage, instead of the configured policy',
         choices: ['none', 'check', 'stage'],
+        choiceAliases: { off: 'none' },
         field: 'mode',
       },
       {
