@@ -100,6 +100,8 @@ fi
 say "4/8 D-Bus policy and activation"
 install -m 644 data/org.aptostree.dev.conf "$D/etc/dbus-1/system.d/org.aptostree.dev.conf"
 install -m 644 data/org.aptostree.dev.service "$D/usr/share/dbus-1/system-services/org.aptostree.dev.service"
+install -d -m 755 "$D/usr/share/dbus-1/interfaces"
+install -m 644 data/org.aptostree.dev.xml "$D/usr/share/dbus-1/interfaces/org.aptostree.dev.xml"
 
 # 5. systemd units (every unit the repository ships)
 say "5/8 systemd units"

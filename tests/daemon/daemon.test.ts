@@ -668,6 +668,7 @@ describe('shipped files and the installer', () => {
         'usr/share/man/man8/apt-ostreed.8.gz',
         'usr/share/man/man5/apt-ostreed.conf.5.gz',
         'usr/share/bash-completion/completions/apt-ostree',
+        'usr/share/dbus-1/interfaces/org.aptostree.dev.xml',
       ]) {
         assert.ok(existsSync(join(dest, p)), p);
       }
