@@ -30,7 +30,9 @@ function applyEvent(r: RunningState | null, e: TransactionEvent): RunningState |
     case 'percent':
       return { ...r, percent: e.percent, percentText: e.text };
     case 'download':
-      return e.total > 0 ? { ...r, percent: Math.round((100 * e.done) / e.total), percentText: `Downloading: ${e.done} of ${e.total} bytes` } : r;
+      return e.total > 0
+        ? { ...r, percent: Math.round((100 * e.done) / e.total), percentText: `Downloading: ${e.done} of ${e.total} bytes` }
+        : r;
     case 'finished':
       return { ...r, task: e.success ? 'Done' : 'Failed' };
   }
@@ -100,6 +102,8 @@ export function App({ cockpit }: { cockpit: Cockpit }) {
         } else if (op.onSuccess) {
           op.onSuccess(r);
         } else {
+          // What a check found is out of date once the deployments change.
+          if (r.changed) setCheckSummary(undefined);
           let text = r.summary;
           if (r.changed && r.rebootRequested) {
             if (props?.sysroot === '/') {
@@ -171,7 +175,13 @@ export function App({ cockpit }: { cockpit: Cockpit }) {
         {loadError ? <ErrorAlert title="Cannot read the status from apt-ostreed" error={loadError} /> : null}
         {failure ? <ErrorAlert title={failure.title} error={failure.error} onClose={() => setFailure(null)} /> : null}
         {notice ? (
-          <Alert variant="success" isInline title="Done" data-testid="notice" actionClose={<AlertActionCloseButton onClose={() => setNotice(null)} />}>
+          <Alert
+            variant="success"
+            isInline
+            title="Done"
+            data-testid="notice"
+            actionClose={<AlertActionCloseButton onClose={() => setNotice(null)} />}
+          >
             <pre className="aot-summary">{notice}</pre>
           </Alert>
         ) : null}

@@ -169,7 +169,8 @@ export function parseStatus(text: string): Status {
   }
   const o = obj(raw, 'status');
   if (!Array.isArray(o.deployments)) throw new BadData('status.deployments is not a list');
-  const auto = o['automatic-updates'] === undefined || o['automatic-updates'] === null ? {} : obj(o['automatic-updates'], 'automatic-updates');
+  const auto =
+    o['automatic-updates'] === undefined || o['automatic-updates'] === null ? {} : obj(o['automatic-updates'], 'automatic-updates');
   return {
     deployments: o.deployments.map(parseDeployment),
     transaction: parseTransaction(o.transaction),

@@ -130,7 +130,9 @@ async function waitFor(what: string, cond: () => Promise<boolean>, ms = 180000):
   while (!(await cond())) {
     if (Date.now() > end) {
       await screenshot(page, 'timeout').catch(() => undefined);
-      throw new Error(`timed out waiting for ${what}\npage:\n${await page.innerText('body').catch(() => '')}\ndaemon log:\n${daemon.log()}`);
+      throw new Error(
+        `timed out waiting for ${what}\npage:\n${await page.innerText('body').catch(() => '')}\ndaemon log:\n${daemon.log()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -202,7 +204,10 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     mkdirSync(lists, { recursive: true });
     writeFileSync(join(lists, 'fixtures.list'), `${source}\n`);
     tb = await startTestBus();
-    assert.ok(existsSync(join(tb.destdir, 'usr', 'share', 'cockpit', 'apt-ostree', 'manifest.json')), 'install-daemon.sh installed the page');
+    assert.ok(
+      existsSync(join(tb.destdir, 'usr', 'share', 'cockpit', 'apt-ostree', 'manifest.json')),
+      'install-daemon.sh installed the page',
+    );
     daemon = await tb.startDaemon(sysroot, {
       config: tb.writeConfig('[Daemon]\nIdleExitTimeout=0\nAutomaticUpdatePolicy=check\nAutomaticUpdateScope=security\n'),
     });
@@ -224,7 +229,9 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
         /* gone */
       }
     }
-    await Promise.all(wsProcs.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    await Promise.all(
+      wsProcs.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
+    );
     await tb?.stop();
     await aptServer?.close();
     await served?.close();
@@ -270,7 +277,10 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
 
   it('"Check for updates" finds v2 on the remote and deploys nothing', async () => {
     await page.getByRole('button', { name: 'Check for updates', exact: true }).click();
-    await waitFor('the check summary', async () => (await page.locator('[data-testid=check-summary]').count()) > 0 || (await errorText()) !== '');
+    await waitFor(
+      'the check summary',
+      async () => (await page.locator('[data-testid=check-summary]').count()) > 0 || (await errorText()) !== '',
+    );
     assert.equal(await errorText(), '');
     const summary = await page.innerText('[data-testid=check-summary]');
     assert.ok(summary.includes(served.v2), summary);
@@ -283,13 +293,17 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
   it('"Update" shows progress and ends with a new pending deployment that status --json reports', async () => {
     await page.getByRole('button', { name: 'Update', exact: true }).click();
     await page.locator('[data-testid=progress]').waitFor({ timeout: 10000 });
-    await waitFor('a task in the progress', async () => {
-      const t = await page
-        .locator('[data-testid=progress-task]')
-        .innerText()
-        .catch(() => '');
-      return t !== '' && !/Waiting/.test(t);
-    }, 60000).catch(() => undefined);
+    await waitFor(
+      'a task in the progress',
+      async () => {
+        const t = await page
+          .locator('[data-testid=progress-task]')
+          .innerText()
+          .catch(() => '');
+        return t !== '' && !/Waiting/.test(t);
+      },
+      60000,
+    ).catch(() => undefined);
     await screenshot(page, 'update-progress');
     await idle();
     assert.equal(await errorText(), '');
@@ -337,7 +351,7 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     await screenshot(page, 'rolled-back');
   });
 
-  it('a package that does not exist: the engine\'s error in the page, which stays usable', async () => {
+  it("a package that does not exist: the engine's error in the page, which stays usable", async () => {
     await page.fill('#aot-install', 'fx-no-such-package');
     await page.getByRole('button', { name: 'Add packages', exact: true }).click();
     await waitFor('the error', async () => (await errorText()) !== '');
@@ -345,6 +359,7 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     const text = await errorText();
     assert.match(text, /Adding fx-no-such-package failed/);
     assert.match(text, /fx-no-such-package/);
+    assert.match(text, /hint: check the name/i, "with the engine's hint");
     await screenshot(page, 'bad-package');
     assert.equal((await shownDeployments()).length, 2, 'nothing deployed');
     assert.equal(await page.getByRole('button', { name: 'Update', exact: true }).isDisabled(), false, 'the page stays usable');
@@ -367,7 +382,7 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     await screenshot(page, 'layered');
   });
 
-  it('while another client holds the daemon: Busy with who holds it, and an action shows the engine\'s error', async () => {
+  it("while another client holds the daemon: Busy with who holds it, and an action shows the engine's error", async () => {
     const other = runCliOnBus(tb, ['--sysroot', sysroot, 'install', 'fx-hold']);
     await waitFor('the busy state', async () => (await page.locator('[data-testid=busy]').count()) > 0, 60000);
     const busy = await page.innerText('[data-testid=busy]');

@@ -1,5 +1,5 @@
 /** The kernel arguments of the next boot's deployment, edited as one line. */
-import { Button, Card, CardBody, CardTitle, Form, FormGroup, TextInput } from '@patternfly/react-core';
+import { ActionGroup, Button, Card, CardBody, CardTitle, Form, FormGroup, TextInput } from '@patternfly/react-core';
 import { useEffect, useState } from 'react';
 import { kargsDiff, words } from '../model';
 
@@ -29,9 +29,11 @@ export function KernelArgs({ current, disabledReason, onApply }: KernelArgsProps
           <FormGroup label="Next boot" fieldId="aot-kargs">
             <TextInput id="aot-kargs" value={text} isDisabled={disabledReason !== undefined} onChange={(_e, v) => setText(v)} />
           </FormGroup>
-          <Button type="submit" variant="secondary" isDisabled={disabledReason !== undefined || unchanged} title={disabledReason}>
-            Apply kernel arguments
-          </Button>
+          <ActionGroup>
+            <Button type="submit" variant="secondary" isDisabled={disabledReason !== undefined || unchanged} title={disabledReason}>
+              Apply kernel arguments
+            </Button>
+          </ActionGroup>
         </Form>
       </CardBody>
     </Card>

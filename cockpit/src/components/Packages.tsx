@@ -1,5 +1,5 @@
 /** Layering: add packages by name to a new deployment (removal is on each deployment's package list). */
-import { Button, Card, CardBody, CardTitle, Form, FormGroup, TextInput } from '@patternfly/react-core';
+import { ActionGroup, Button, Card, CardBody, CardTitle, Form, FormGroup, TextInput } from '@patternfly/react-core';
 import { useState } from 'react';
 import { words } from '../model';
 
@@ -29,9 +29,16 @@ export function Packages({ disabledReason, onInstall }: { disabledReason?: strin
               onChange={(_e, v) => setText(v)}
             />
           </FormGroup>
-          <Button type="submit" variant="secondary" isDisabled={disabledReason !== undefined || names.length === 0} title={disabledReason}>
-            Add packages
-          </Button>
+          <ActionGroup>
+            <Button
+              type="submit"
+              variant="secondary"
+              isDisabled={disabledReason !== undefined || names.length === 0}
+              title={disabledReason}
+            >
+              Add packages
+            </Button>
+          </ActionGroup>
         </Form>
       </CardBody>
     </Card>
