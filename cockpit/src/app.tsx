@@ -98,7 +98,10 @@ export function App({ cockpit }: { cockpit: Cockpit }) {
           (path) => setRunning((prev) => (prev ? { ...prev, path } : prev)),
         );
         if (!r.success) {
-          setFailure({ title: `${op.title} failed`, error: { message: r.error ?? r.summary, ...(r.hint ? { hint: r.hint } : {}) } });
+          setFailure({
+            title: r.code === 'cancelled' ? `${op.title}: cancelled` : `${op.title} failed`,
+            error: { message: r.error ?? r.summary, ...(r.hint ? { hint: r.hint } : {}) },
+          });
         } else if (op.onSuccess) {
           op.onSuccess(r);
         } else {

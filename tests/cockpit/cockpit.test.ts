@@ -24,7 +24,7 @@
  * stopped by its PID.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -64,6 +64,9 @@ let artifacts: string;
 let shot = 0;
 const wsProcs: ChildProcess[] = [];
 const scratch: string[] = [];
+/** Every URL the page asked for. */
+const requests: string[] = [];
+let adminUrl = '';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -192,6 +195,7 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
       [
         { name: 'fx-hello', version: '1.0', files: { '/usr/share/fx-hello/hello.txt': 'hello\n' } },
         { name: 'fx-hold', version: '1.0', files: { '/usr/share/fx-hold/h.txt': 'hold\n' }, postinst: 'sleep 6' },
+        { name: 'fx-slow', version: '1.0', files: { '/usr/share/fx-slow/s.txt': 'slow\n' }, postinst: 'sleep 60' },
       ],
       'cockpit-archive',
     );
@@ -214,7 +218,9 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     browser = await launch();
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const admin = await startCockpit();
+    page.on('request', (r) => requests.push(r.url()));
     await page.goto(`${admin}${PAGE}`);
+    adminUrl = admin;
   });
 
   after(async () => {
@@ -252,6 +258,12 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     assert.match(await page.innerText('[data-testid=daemon-info]'), new RegExp(`managing ${sysroot}`));
     assert.equal(await page.locator('[data-testid=read-only]').count(), 0, 'root has administrative access');
     await screenshot(page, 'deployments');
+    // Nothing from outside the machine: the bundle, its fonts and Cockpit's own library, all from cockpit-ws.
+    assert.ok(requests.some((u) => u.endsWith('/apt-ostree/index.js')) && requests.some((u) => u.endsWith('/base1/cockpit.js')));
+    assert.deepEqual(
+      requests.filter((u) => !u.startsWith(`${adminUrl}/`) && !u.startsWith('data:') && !u.startsWith('ws://127.0.0.1')),
+      [],
+    );
   });
 
   it('read-only: a session without administrative access sees everything, cannot act, and says why', async () => {
@@ -327,7 +339,7 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     await screenshot(page, 'updated');
   });
 
-  it('"Roll back" swaps the default and the rollback deployment', async () => {
+  it('"Roll back" swaps the default and the rollback deployment, and again', async () => {
     await page.getByRole('button', { name: 'Roll back', exact: true }).click();
     await idle();
     assert.equal(await errorText(), '');
@@ -349,6 +361,11 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
       ],
     );
     await screenshot(page, 'rolled-back');
+    // And back: the layering below builds on v2, the commit the origin's ref holds.
+    await page.getByRole('button', { name: 'Roll back', exact: true }).click();
+    await idle();
+    assert.equal(await errorText(), '');
+    await waitFor('the order back', async () => (await shownDeployments())[0]?.checksum === served.v2);
   });
 
   it("a package that does not exist: the engine's error in the page, which stays usable", async () => {
@@ -375,7 +392,7 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     const ds = await shownDeployments();
     assert.deepEqual(ds[0]!.labels, ['Pending']);
     assert.match(ds[0]!.text, /Layered packages\s+fx-hello/);
-    assert.match(ds[0]!.text, new RegExp(`Base commit\\s+${served.v1}`));
+    assert.match(ds[0]!.text, new RegExp(`Base commit\\s+${served.v2}`));
     const st = await cliStatus();
     assert.deepEqual(st.deployments[0]!.packages, ['fx-hello']);
     assert.equal(st.deployments[0]!.checksum, ds[0]!.checksum);
@@ -407,5 +424,60 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     const st = await cliStatus();
     assert.deepEqual(st.deployments[0]!.kargs, ['root=/dev/vda', 'quiet']);
     await screenshot(page, 'kargs');
+  });
+
+  it("Cancel stops the page's own transaction: the page says so, and nothing is deployed", async () => {
+    const before = (await shownDeployments()).map((d) => d.checksum);
+    await page.fill('#aot-install', 'fx-slow');
+    await page.getByRole('button', { name: 'Add packages', exact: true }).click();
+    const cancel = page.getByRole('button', { name: 'Cancel', exact: true });
+    await waitFor('Cancel to be offered', async () => (await cancel.count()) > 0 && !(await cancel.isDisabled()), 30000);
+    // Into the slow maintainer script: the engine is at work when the cancellation comes.
+    await waitFor('the install to run', async () => /transaction \d+ \(install fx-slow\) started/.test(daemon.log()), 30000);
+    await cancel.click();
+    await screenshot(page, 'cancelling');
+    await idle();
+    const text = await errorText();
+    assert.match(text, /Adding fx-slow: cancelled/);
+    assert.match(text, /cancel/i);
+    assert.deepEqual(
+      (await shownDeployments()).map((d) => d.checksum),
+      before,
+      'nothing deployed',
+    );
+    assert.ok(!(await cliStatus()).deployments.some((d) => d.packages.includes('fx-slow')));
+  });
+
+  it('removing a layered package (its remove button) makes a deployment without it', async () => {
+    await page.getByRole('button', { name: 'Remove fx-hello', exact: true }).click();
+    await page.locator('[data-testid=progress]').waitFor({ timeout: 10000 });
+    await idle();
+    assert.equal(await errorText(), '');
+    await waitFor('the deployment without fx-hello', async () => {
+      const t = (await shownDeployments())[0]?.text ?? '';
+      return /fx-hold/.test(t) && !/fx-hello/.test(t);
+    });
+    assert.deepEqual((await cliStatus()).deployments[0]!.packages, ['fx-hold']);
+    await screenshot(page, 'removed');
+  });
+});
+
+describe('packaging', () => {
+  it('npm run deb builds cockpit-apt-ostree (the page, Depends: cockpit-bridge, apt-ostree) beside apt-ostree, which does not carry it', () => {
+    const r = spawnSync('sh', [join(ROOT, 'scripts', 'build-deb.sh')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, APT_OSTREE_DEB_NO_BUILD: '1' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const [cockpitDeb, mainDeb] = r.stdout.trim().split('\n');
+    assert.match(cockpitDeb!, /^dist\/cockpit-apt-ostree_[^_]+_all\.deb$/);
+    assert.match(mainDeb!, /^dist\/apt-ostree_[^_]+_\w+\.deb$/, 'the main package is named last');
+    assert.equal(sh('dpkg-deb', ['-f', join(ROOT, cockpitDeb!), 'Depends']).trim(), 'cockpit-bridge, apt-ostree');
+    const files = sh('dpkg-deb', ['-c', join(ROOT, cockpitDeb!)]);
+    for (const f of ['manifest.json', 'index.html', 'index.js', 'index.css'])
+      assert.match(files, new RegExp(`\\./usr/share/cockpit/apt-ostree/${f.replace('.', '\\.')}\\n`), f);
+    assert.doesNotMatch(files, /https?:/, 'no file named after a remote address');
+    assert.doesNotMatch(sh('dpkg-deb', ['-c', join(ROOT, mainDeb!)]), /usr\/share\/cockpit/);
   });
 });
