@@ -20,7 +20,7 @@ export function TransactionProgress({ running, onCancel }: { running: RunningSta
         <p data-testid="progress-task">{running.task ?? 'Waiting for the daemon...'}</p>
         <Progress
           value={pct ?? 0}
-          title={running.percentText ?? running.task ?? running.title}
+          title={running.percentText}
           aria-label="Progress of the transaction"
           measureLocation={pct === undefined ? 'none' : 'outside'}
         />
