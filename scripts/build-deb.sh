@@ -105,7 +105,7 @@ Installed-Size: $CSIZE
 Section: admin
 Priority: optional
 Depends: cockpit-bridge, apt-ostree
-Enhances: cockpit-ws
+Recommends: cockpit-ws, cockpit-system
 Description: Cockpit page for apt-ostree
  "Software updates (OSTree)" in the Cockpit web console: the deployments in
  boot order, checking for and applying updates with live progress, roll
