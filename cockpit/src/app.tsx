@@ -152,7 +152,13 @@ export function App({ cockpit }: { cockpit: Cockpit }) {
   const pending = status ? pendingDeployment(status) !== undefined : false;
   const rebootReason =
     disabledReason ?? (props && props.sysroot !== '/' ? `the daemon manages ${props.sysroot}, not the running system` : undefined);
-  const busy = status?.transaction && !running ? status.transaction : null;
+  // Who holds the daemon: GetStatus names the transaction; the property alone gives at least its path.
+  const busy = running
+    ? null
+    : (status?.transaction ??
+      (props && props.activeTransaction !== '/'
+        ? { title: props.activeTransaction, initiator: '', path: props.activeTransaction, state: 'active' }
+        : null));
   const opts = (o: Options): Options => (reboot ? { ...o, reboot: true } : o);
 
   return (

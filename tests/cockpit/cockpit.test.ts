@@ -361,10 +361,14 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
       ],
     );
     await screenshot(page, 'rolled-back');
-    // And back: the layering below builds on v2, the commit the origin's ref holds.
+    // And back (the layering below builds on v2, the commit the origin's ref holds), asking for a
+    // reboot: the daemon's sysroot is not the running system, so the page says it does not reboot.
+    await page.getByLabel('Reboot when the update or roll back is done').check();
     await page.getByRole('button', { name: 'Roll back', exact: true }).click();
     await idle();
     assert.equal(await errorText(), '');
+    assert.match(await page.innerText('[data-testid=notice]'), new RegExp(`Not rebooting: ${sysroot} is not the running system`));
+    await page.getByLabel('Reboot when the update or roll back is done').uncheck();
     await waitFor('the order back', async () => (await shownDeployments())[0]?.checksum === served.v2);
   });
 
