@@ -146,7 +146,15 @@ export function App({ cockpit }: { cockpit: Cockpit }) {
   }, [client, cockpit]);
 
   const disabledReason =
-    admin === false ? NOT_ADMIN : admin === null ? 'checking your access' : running ? 'an operation of this page is running' : undefined;
+    admin === false
+      ? NOT_ADMIN
+      : admin === null
+        ? 'checking your access'
+        : running
+          ? 'an operation of this page is running'
+          : !status
+            ? 'the status of apt-ostreed could not be read'
+            : undefined;
   const deployments = status?.deployments ?? [];
   const next = deployments.find((d) => d.isDefault) ?? deployments[0];
   const pending = status ? pendingDeployment(status) !== undefined : false;

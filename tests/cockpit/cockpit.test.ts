@@ -9,7 +9,9 @@
  *     TLS, no login): the bridge runs as the user who started cockpit-ws, talks
  *     to the private bus (DBUS_SYSTEM_BUS_ADDRESS) and finds the page where
  *     scripts/install-daemon.sh put it (XDG_DATA_DIRS=DESTDIR/usr/share);
- *   - Debian's chromium, driven by playwright-core.
+ *   - Debian's chromium, driven by playwright-core. The page is opened on its
+ *     own (/cockpit/@localhost/apt-ostree/index.html) and once in Cockpit's
+ *     shell (/apt-ostree, from cockpit-system).
  *
  * Superuser: with cockpit-ws 287 a local session started by root has a bridge
  * running as root, so its superuser is "root" and cockpit.permission({admin:
@@ -186,6 +188,7 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
   before(async () => {
     assert.ok(existsSync(COCKPIT_WS), 'cockpit-ws is installed (scripts/setup.sh)');
     assert.ok(existsSync(CHROMIUM), 'chromium is installed (scripts/setup.sh)');
+    assert.ok(existsSync('/usr/share/cockpit/shell/manifest.json'), "Cockpit's shell (cockpit-system) is installed (scripts/setup.sh)");
     users = testUsers();
     artifacts = join(ROOT, '.test-artifacts', `cockpit-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     mkdirSync(artifacts, { recursive: true });
@@ -337,6 +340,20 @@ describe('the Cockpit page in a browser', { timeout: 15 * 60 * 1000 }, () => {
     // Reboot is offered for the pending deployment, and says why it is unavailable on a sysroot that is not "/".
     assert.match(await page.innerText('[data-testid=reboot-note]'), /not the running system/);
     await screenshot(page, 'updated');
+  });
+
+  it('in the Cockpit shell: "Software updates (OSTree)" in the menu, the page in its frame', async () => {
+    const p = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    try {
+      await p.goto(`${adminUrl}/apt-ostree`);
+      await p.getByRole('link', { name: 'Software updates (OSTree)' }).first().waitFor({ timeout: 30000 });
+      const frame = p.frameLocator('iframe[name="cockpit1:localhost/apt-ostree"]');
+      await frame.locator(`[data-testid=deployment][data-checksum="${served.v2}"]`).waitFor({ timeout: 30000 });
+      assert.match(await frame.locator('[data-testid=deployment]').first().innerText(), /Pending/);
+      await screenshot(p, 'shell');
+    } finally {
+      await p.close();
+    }
   });
 
   it('"Roll back" swaps the default and the rollback deployment, and again', async () => {
