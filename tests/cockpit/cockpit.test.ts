@@ -88,16 +88,28 @@ async function startCockpit(user?: TestUser): Promise<string> {
   const home = tmpdir('cockpit-home');
   scratch.push(home);
   if (user) chownSync(home, user.uid, user.gid);
-  const args = ['--no-tls', '--address', '127.0.0.1', '--port', String(port), '--local-session=cockpit-bridge'];
-  const argv = user
-    ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', COCKPIT_WS, ...args]
-    : [COCKPIT_WS, ...args];
+  const as = (cmd: string[]): string[] =>
+    user ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', ...cmd] : cmd;
+  // A session bus of our own: without one, cockpit-bridge starts a dbus-daemon that outlives it.
+  const busArgv = as(['dbus-daemon', '--session', '--nofork', '--print-address=1', `--address=unix:path=${join(home, 'bus')}`]);
+  const sessionBus = spawn(busArgv[0]!, busArgv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  wsProcs.push(sessionBus);
+  const sessionAddress = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    sessionBus.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      if (buf.includes('\n')) resolve(buf.split('\n')[0]!.trim());
+    });
+    sessionBus.once('exit', (c) => reject(new Error(`the session dbus-daemon exited (${c})`)));
+  });
+  const argv = as([COCKPIT_WS, '--no-tls', '--address', '127.0.0.1', '--port', String(port), '--local-session=cockpit-bridge']);
   const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
       ...tb.env,
       HOME: home,
       XDG_RUNTIME_DIR: home,
+      DBUS_SESSION_BUS_ADDRESS: sessionAddress,
       // The bridge finds packages in XDG_DATA_DIRS/cockpit: the page as install-daemon.sh installed it.
       XDG_DATA_DIRS: `${join(tb.destdir, 'usr', 'share')}:/usr/share`,
       LANG: 'C.UTF-8',
@@ -126,6 +138,8 @@ async function startCockpit(user?: TestUser): Promise<string> {
 
 async function screenshot(p: Page, name: string): Promise<void> {
   shot++;
+  // PatternFly animates buttons between states: let a state change settle.
+  await p.waitForTimeout(400);
   await p.screenshot({ path: join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
 }
 
