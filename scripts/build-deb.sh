@@ -1,5 +1,7 @@
 #!/bin/sh
-# `npm run deb`: builds dist/apt-ostree_VERSION_ARCH.deb with dpkg-deb.
+# `npm run deb`: builds dist/apt-ostree_VERSION_ARCH.deb with dpkg-deb, and
+# beside it dist/cockpit-apt-ostree_VERSION_all.deb (the Cockpit page,
+# /usr/share/cockpit/apt-ostree; printed first, the main package last).
 #
 #   /usr/lib/apt-ostree/{package.json,bin,dist/src,native/build/Release,node_modules}
 #       the compiled JavaScript, the N-API addon over libostree and the
@@ -50,6 +52,11 @@ for f in usr/bin/apt-ostree usr/libexec/apt-ostreed usr/lib/apt-ostree/dist/src/
   [ -e "$PKG/$f" ] || die "scripts/install-daemon.sh did not install /$f"
 done
 find "$LIB/node_modules" -name '.bin' -type d -prune -exec rm -rf {} +
+# The Cockpit page is a package of its own (it needs cockpit-bridge, the daemon does not).
+[ -f "$PKG/usr/share/cockpit/apt-ostree/manifest.json" ] || die "the Cockpit page is not built (run: npm run build)"
+CPKG=$STAGE/cockpit
+mkdir -p "$CPKG/DEBIAN" "$CPKG/usr/share"
+mv "$PKG/usr/share/cockpit" "$CPKG/usr/share/cockpit"
 # Only what the runtime reads of package.json.
 node -e '
   const p = require("./package.json");
@@ -88,8 +95,30 @@ Description: atomic, image-based package management for Debian on OSTree
  commands that build trees, sysroots and disk images.
 CONTROL
 
+CSIZE=$(du -sk --exclude=DEBIAN "$CPKG" | cut -f1)
+cat >"$CPKG/DEBIAN/control" <<CONTROL
+Package: cockpit-apt-ostree
+Version: $VERSION
+Architecture: all
+Maintainer: apt-ostree developers <apt-ostree@localhost>
+Installed-Size: $CSIZE
+Section: admin
+Priority: optional
+Depends: cockpit-bridge, apt-ostree
+Recommends: cockpit-ws, cockpit-system
+Description: Cockpit page for apt-ostree
+ "Software updates (OSTree)" in the Cockpit web console: the deployments in
+ boot order, checking for and applying updates with live progress, roll
+ back, layered packages and kernel arguments, through the apt-ostreed
+ D-Bus daemon and its polkit authorization.
+CONTROL
+
 # Reproducible: clamp times, root-owned files.
-find "$PKG" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+find "$PKG" "$CPKG" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+COUT="dist/cockpit-apt-ostree_${VERSION}_all.deb"
+dpkg-deb --root-owner-group -Zxz --build "$CPKG" "$COUT.tmp" >/dev/null
+mv "$COUT.tmp" "$COUT"
+echo "$COUT"
 OUT="dist/apt-ostree_${VERSION}_${ARCH}.deb"
 dpkg-deb --root-owner-group -Zxz --build "$PKG" "$OUT.tmp" >/dev/null
 mv "$OUT.tmp" "$OUT"

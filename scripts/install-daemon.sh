@@ -11,6 +11,8 @@
 #   6. polkit actions (/usr/share/polkit-1/actions)
 #   7. check the OSTree repository of the system (/ostree/repo); never creates one on a live root
 #   8. reload D-Bus and systemd, start apt-ostreed, enable the units that have an [Install] section
+# and, when it is built (npm run build:cockpit), the Cockpit page under
+# /usr/share/cockpit/apt-ostree (with step 2).
 #
 # Usage: scripts/install-daemon.sh [--destdir DIR]   (or DESTDIR=DIR)
 # With a destination directory only files are written under it: nothing is
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --destdir) [ $# -ge 2 ] || { echo "install-daemon: --destdir needs a directory" >&2; exit 1; }; DESTDIR=$2; shift 2 ;;
     --destdir=*) DESTDIR=${1#--destdir=}; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-daemon: unknown argument $1" >&2; exit 1 ;;
   esac
 done
@@ -77,6 +79,14 @@ for pair in "usr/bin/apt-ostree:apt-ostree" "usr/libexec/apt-ostreed:apt-ostreed
   printf '#!/bin/sh\n# %s (apt-ostree), run by Debian'"'"'s nodejs.\nexec /usr/bin/node /usr/lib/apt-ostree/bin/%s "$@"\n' "$prog" "$prog" >"$D/$dest"
   chmod 755 "$D/$dest"
 done
+# The Cockpit page ("Software updates (OSTree)"); the bridge finds it in /usr/share/cockpit.
+if [ -f dist/cockpit/apt-ostree/manifest.json ]; then
+  rm -rf "$D/usr/share/cockpit/apt-ostree"
+  install -d -m 755 "$D/usr/share/cockpit"
+  cp -R dist/cockpit/apt-ostree "$D/usr/share/cockpit/apt-ostree"
+  chmod -R u=rwX,go=rX "$D/usr/share/cockpit/apt-ostree"
+  say "    the Cockpit page: /usr/share/cockpit/apt-ostree"
+fi
 
 # The manual pages and the bash completion (generated from the operation registry by npm run build)
 for m in apt-ostree.1 apt-ostreed.8 apt-ostreed.conf.5; do

@@ -12,6 +12,7 @@ DEBIAN_PACKAGES="
   dbus polkitd systemd util-linux e2fsprogs libglib2.0-bin passwd
   python3-gi gir1.2-glib-2.0
   qemu-system-x86 qemu-utils
+  cockpit-ws cockpit-bridge cockpit-system chromium
   build-essential pkg-config python3 curl ca-certificates
   man-db groff-base
 "
