@@ -5,6 +5,7 @@
  * org.freedesktop.DBus.Peer. Every failure becomes an error reply; nothing a
  * caller sends can throw out of here.
  */
+import { readFileSync } from 'node:fs';
 import { AptOstreeError, isAptOstreeError } from '../engine/errors';
 import { log } from '../engine/log';
 import { DBusCallError, variant, type BusConnection, type DBusMessage } from './bus';
@@ -122,7 +123,6 @@ export class ObjectServer {
     if (m.interface === PEER) {
       if (member === 'Ping' && sig === '') return { signature: '', body: [] };
       if (member === 'GetMachineId' && sig === '') {
-        const { readFileSync } = await import('node:fs');
         let id = '';
         for (const f of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
           try {

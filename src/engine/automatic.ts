@@ -26,7 +26,12 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AptOstreeError } from './errors';
 import { KeyFile } from './keyfile';
+import { log } from './log';
+import type { OperationContext, OperationResult } from './operations/types';
+import { META_SECURITY_UPDATES } from './ostree/metadata';
+import { commitInfo } from './ostree/native';
 import type { PackageDiff } from './updates/pkgdiff';
+import { checkForUpdate, stageUpdate } from './updates/upgrade';
 
 export const AUTOMATIC_POLICIES = ['none', 'check', 'stage'] as const;
 export type AutomaticUpdatePolicy = (typeof AUTOMATIC_POLICIES)[number];
@@ -343,9 +348,9 @@ const emptyDiff = (): PackageDiff => ({ added: [], removed: [], upgraded: [], do
  * is recorded and thrown again (the timer's next run retries).
  */
 export async function runAutomaticUpdate(
-  ctx: import('./operations/types').OperationContext,
+  ctx: OperationContext,
   opts: AutomaticRunOptions,
-): Promise<import('./operations/types').OperationResult & { result: AutomaticRunResult }> {
+): Promise<OperationResult & { result: AutomaticRunResult }> {
   const now = opts.now ?? (() => new Date());
   if (opts.mode === 'none') {
     return { changed: false, result: 'disabled', summary: 'Automatic updates are disabled (AutomaticUpdatePolicy=none); nothing to do.' };
@@ -357,7 +362,6 @@ export async function runAutomaticUpdate(
     writeAutomaticState(ctx.sysroot, state);
   };
   try {
-    const { checkForUpdate, stageUpdate } = await import('./updates/upgrade');
     const check = await checkForUpdate(ctx);
     if (!check.available || check.commit === undefined || check.downgrade) {
       state.availableUpdate = undefined;
@@ -415,10 +419,8 @@ export async function runAutomaticUpdate(
 }
 
 async function securityUpdatesOf(sysrootPath: string, commit: string): Promise<string[]> {
-  const { META_SECURITY_UPDATES } = await import('./ostree/metadata');
-  const native = await import('./ostree/native');
   try {
-    const info = native.commitInfo(join(resolve(sysrootPath), 'ostree', 'repo'), commit);
+    const info = commitInfo(join(resolve(sysrootPath), 'ostree', 'repo'), commit);
     return parseSecurityUpdates(info.metadata[META_SECURITY_UPDATES]);
   } catch {
     return [];
@@ -445,8 +447,6 @@ export class AutomaticSettings {
 
   /** Returns the problems found (also logged as warnings); empty when all was taken. */
   reload(): string[] {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { log } = require('./log') as typeof import('./log');
     let parsed: { keyfile?: KeyFile; path: string };
     try {
       parsed = readDaemonKeyFile(this.explicitPath);

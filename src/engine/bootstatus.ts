@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Deployment, Sysroot } from './sysroot';
+import { loadSysroot, type Deployment, type Sysroot } from './sysroot';
 
 /** syslog priorities journald understands as `<N>` line prefixes. */
 export type Priority = 3 | 4 | 5 | 6 | 7;
@@ -41,7 +41,6 @@ export async function bootStatus(opts: BootStatusOptions): Promise<BootStatusRep
   if (abs === '/' && !existsSync(opts.bootedMarker ?? '/run/ostree-booted')) {
     return { booted: false, reason: 'not booted with OSTree (no /run/ostree-booted)', lines: [] };
   }
-  const { loadSysroot } = await import('./sysroot');
   const sysroot = await loadSysroot(abs);
   return describeBoot(sysroot);
 }

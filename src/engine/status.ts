@@ -14,7 +14,7 @@ import {
   type AvailableUpdate,
 } from './automatic';
 import { META_PACKAGES } from './ostree/metadata';
-import type { MetadataValue } from './ostree/native';
+import { commitInfo, type MetadataValue } from './ostree/native';
 import { loadSysroot, type Deployment, type Sysroot } from './sysroot';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
@@ -162,10 +162,8 @@ export function statusOfSysroot(s: Sysroot, opts: StatusOptions = {}): StatusJso
 
 function baseMetadata(s: Sysroot, d: Deployment): Record<string, MetadataValue> {
   if (d.baseChecksum === d.checksum) return d.commitMetadata;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const native = require('./ostree/native') as typeof import('./ostree/native');
   try {
-    return native.commitInfo(s.repoPath, d.baseChecksum).metadata;
+    return commitInfo(s.repoPath, d.baseChecksum).metadata;
   } catch {
     return {};
   }

@@ -15,9 +15,10 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { basename, dirname, join, resolve } from 'node:path';
 import { AptOstreeError, usageError } from '../errors';
 import { run } from '../exec';
+import * as admin from '../ostree/admin';
 import { task, type Progress } from '../progress';
 import { PLACEHOLDER_KVER } from './layout';
-import { clearImmutableDeployments, type RemoteSpec } from './sysroot';
+import { clearImmutableDeployments, composeSysroot, type RemoteSpec } from './sysroot';
 
 export interface ComposeImageOptions {
   repo: string;
@@ -182,7 +183,6 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
       hint: 'give --repo the repository "apt-ostree compose tree" committed to',
     });
   }
-  const admin = await import('../ostree/admin');
   const checksum = await admin.revParse(repo, opts.ref, { signal });
   if (!checksum) {
     throw new AptOstreeError('not-found', `no ref "${opts.ref}" in ${repo}`, { hint: `list the refs with: ostree refs --repo=${repo}` });
@@ -205,7 +205,6 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
   const scratch = mkdtempSync(join(dirname(out), `.${basename(out)}.sysroot-`));
   rmSync(tmpOut, { force: true });
   try {
-    const { composeSysroot } = await import('./sysroot');
     const deployed = await composeSysroot(
       { repo, ref: opts.ref, stateroot: opts.stateroot, kargs, remote: opts.remote, dir: join(scratch, 'root') },
       progress,

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { AptOstreeError, usageError } from '../errors';
 import { run } from '../exec';
 import { newOrigin } from '../origin';
+import * as admin from '../ostree/admin';
 import { task, type Progress } from '../progress';
 import { loadSysroot, validateKargs, writeNewDeployment } from '../sysroot';
 
@@ -56,7 +57,6 @@ export function parseRemoteArg(s: string): { name: string; url: string } {
 }
 
 export async function composeSysroot(opts: ComposeSysrootOptions, progress: Progress, signal: AbortSignal): Promise<ComposeSysrootResult> {
-  const admin = await import('../ostree/admin');
   const repo = resolve(opts.repo);
   const dir = resolve(opts.dir);
   const osname = opts.stateroot ?? DEFAULT_STATEROOT;

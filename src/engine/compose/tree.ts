@@ -7,7 +7,7 @@
  * `task()`: each named as it starts, with its time at the end.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { AptOstreeError } from '../errors';
@@ -164,8 +164,7 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
 
 function statIsDir(p: string): boolean {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('node:fs') as typeof import('node:fs')).statSync(p).isDirectory();
+    return statSync(p).isDirectory();
   } catch {
     return false;
   }

@@ -18,6 +18,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
 import { run } from '../exec';
+import { regenerateInitramfs } from '../initramfs';
 import { log } from '../log';
 import type { OperationContext } from '../operations/types';
 import { hasLayering, type Origin } from '../origin';
@@ -327,13 +328,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       convertVarToTmpfiles(root, LAYERED_TMPFILES_CONF);
       writeSysusers(root, addedEntries(usersBefore, readIdTables(join(root, 'usr/etc'))));
       if (o.origin.initramfsRegenerate) {
-        let regen: typeof import('../initramfs').regenerateInitramfs;
-        try {
-          regen = (await import('../initramfs')).regenerateInitramfs;
-        } catch {
-          throw new AptOstreeError('not-implemented', 'regenerating the initramfs is not implemented yet');
-        }
-        await regen(root, o.origin.initramfsArgs, { progress, signal });
+        await regenerateInitramfs(root, o.origin.initramfsArgs, { progress, signal });
       }
       const after = await treePackages(root);
       const layeredAll = [...after.values()].filter((p) => !base.has(p.name));

@@ -2,7 +2,7 @@
  * OSTree repositories through the `ostree` command: create, commit, read
  * refs and commit metadata, check out. Shared by compose, layering, updates.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
 import { run } from '../exec';
@@ -29,7 +29,6 @@ export async function initRepo(repo: string, mode: RepoMode = 'archive'): Promis
       });
     }
     if (isRepo(repo)) return false;
-    const { readdirSync } = await import('node:fs');
     if (readdirSync(repo).length > 0) {
       throw new AptOstreeError('usage', `${repo} is a non-empty directory that is not an OSTree repository`, {
         hint: 'give an existing repository, or a path that does not exist yet',

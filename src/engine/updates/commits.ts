@@ -5,6 +5,7 @@
  */
 import { AptOstreeError } from '../errors';
 import { META_BASE_CHECKSUM, META_CLIENT_LAYER, META_PACKAGES, META_VERSION, type PackageRecord } from '../ostree/metadata';
+import { commitInfo } from '../ostree/native';
 
 export interface CommitSummary {
   checksum: string;
@@ -16,12 +17,8 @@ export interface CommitSummary {
   baseChecksum?: string;
 }
 
-async function native(): Promise<typeof import('../ostree/native')> {
-  return import('../ostree/native');
-}
-
 export async function readCommit(repo: string, rev: string): Promise<CommitSummary> {
-  const info = (await native()).commitInfo(repo, rev);
+  const info = commitInfo(repo, rev);
   const v = info.metadata[META_VERSION];
   const layered = info.metadata[META_CLIENT_LAYER];
   const base = info.metadata[META_BASE_CHECKSUM];
@@ -62,8 +59,7 @@ export function parsePackageList(json: string, where: string): PackageRecord[] {
  * without its own list falls back to its base's (with `fromBase` set).
  */
 export async function readCommitPackages(repo: string, rev: string): Promise<{ packages: PackageRecord[]; fromBase: boolean }> {
-  const n = await native();
-  const info = n.commitInfo(repo, rev);
+  const info = commitInfo(repo, rev);
   const raw = info.metadata[META_PACKAGES];
   if (typeof raw === 'string') return { packages: parsePackageList(raw, `commit ${info.checksum}`), fromBase: false };
   if (Array.isArray(raw)) return { packages: parsePackageList(JSON.stringify(raw), `commit ${info.checksum}`), fromBase: false };

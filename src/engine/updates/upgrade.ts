@@ -10,10 +10,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
+import { buildDeploymentCommit } from '../layering/assemble';
+import { revParse } from '../ostree/admin';
 import type { OperationContext, OperationResult, UpgradeOptions } from '../operations/types';
 import { hasLayering, splitRefspec, type Origin } from '../origin';
 import { task } from '../progress';
-import type { Deployment, Sysroot } from '../sysroot';
+import { loadSysroot, withSysrootLock, writeNewDeployment, type Deployment, type Sysroot } from '../sysroot';
 import { readCommit, readCommitPackages, type CommitSummary } from './commits';
 import { diffPackages, formatDiff, isEmptyDiff, type PackageDiff } from './pkgdiff';
 import { pull, validateRefName, validateRemoteName } from './remote';
@@ -29,12 +31,7 @@ export interface MergeState {
   origin: Origin;
 }
 
-async function sysrootModule(): Promise<typeof import('../sysroot')> {
-  return import('../sysroot');
-}
-
 export async function loadMergeState(ctx: OperationContext): Promise<MergeState> {
-  const { loadSysroot } = await sysrootModule();
   const sys = await loadSysroot(ctx.sysroot);
   const osname = ctx.osname ?? sys.booted?.osname ?? sys.defaultDeployment?.osname;
   const merge = sys.deployments.find((d) => d.osname === osname);
@@ -57,11 +54,6 @@ export async function loadMergeState(ctx: OperationContext): Promise<MergeState>
     );
   }
   return { sys, osname, merge, origin: merge.origin };
-}
-
-async function revParse(repo: string, rev: string): Promise<string | undefined> {
-  const { revParse: rp } = await import('../ostree/admin');
-  return rp(repo, rev);
 }
 
 function isPartial(repo: string, checksum: string): boolean {
@@ -135,7 +127,6 @@ export async function deploymentCommit(
   opts: { cacheOnly?: boolean } = {},
 ): Promise<string> {
   if (!hasLayering(origin) && !origin.initramfsRegenerate) return baseCommit;
-  const { buildDeploymentCommit } = await import('../layering/assemble');
   const r = await buildDeploymentCommit(ctx, { sysroot: sys, baseCommit, origin, cacheOnly: opts.cacheOnly });
   return r.commit;
 }
@@ -178,7 +169,6 @@ async function baseDiff(repo: string, from: string, to: string): Promise<Package
 
 async function deployOn(ctx: OperationContext, st: MergeState, base: string, origin: Origin, cacheOnly?: boolean): Promise<string> {
   const commit = await task(ctx.progress, 'Assembling the deployment', () => deploymentCommit(ctx, st.sys, base, origin, { cacheOnly }));
-  const { writeNewDeployment } = await sysrootModule();
   return task(ctx.progress, 'Writing the deployment', () => writeNewDeployment(ctx, st.sys, { osname: st.osname, commit, origin }));
 }
 
@@ -208,7 +198,6 @@ export interface UpdateCheck {
 }
 
 async function withLock<T>(ctx: OperationContext, fn: () => Promise<T>): Promise<T> {
-  const { withSysrootLock } = await sysrootModule();
   return withSysrootLock(ctx.sysroot, fn);
 }
 
