@@ -10,19 +10,11 @@ import { dirname, join } from 'node:path';
 import { AptOstreeError } from './errors';
 import { run } from './exec';
 import { task, type Progress } from './progress';
+import { treeKernels } from './tree/layout';
 
 export interface InitramfsContext {
   progress: Progress;
   signal: AbortSignal;
-}
-
-/** Kernel versions of the tree: /usr/lib/modules/* with a vmlinuz. */
-export function treeKernels(rootDir: string): string[] {
-  const dir = join(rootDir, 'usr', 'lib', 'modules');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((k) => existsSync(join(dir, k, 'vmlinuz')))
-    .sort();
 }
 
 /**
@@ -45,10 +37,10 @@ export async function regenerateInitramfs(rootDir: string, args: readonly string
   if (kernels.length > 1) {
     throw new AptOstreeError(
       'invalid-config',
-      `the tree has more than one kernel (${kernels.join(', ')}); cannot tell which initramfs to regenerate`,
+      `the tree has more than one kernel (${kernels.map((k) => k.version).join(', ')}); cannot tell which initramfs to regenerate`,
     );
   }
-  const kver = kernels[0]!;
+  const kver = kernels[0]!.version;
   const dracut = ['usr/bin/dracut', 'usr/sbin/dracut'].find((p) => existsSync(join(rootDir, p)));
   if (!dracut) {
     throw new AptOstreeError('not-found', 'dracut is not installed in the deployment; cannot regenerate the initramfs', {

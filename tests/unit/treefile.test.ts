@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTreefile, normalizeTreefile, parseTreefile } from '../../src/engine/treefile';
 import { isAptOstreeError } from '../../src/engine/errors';
-import { isSecurityRelease, parseDeb822Sources, parseSourceLine, resolveSources, sourceLine } from '../../src/engine/compose/mirror';
+import { isSecurityRelease, resolveSources } from '../../src/engine/compose/mirror';
+import { parseDeb822Sources, parseSourceLine, sourceLine } from '../../src/engine/tree/apt-sources';
 import { parseGVariantText, packagesJson, parsePackagesJson } from '../../src/engine/ostree/repo';
 
 const FILE = '/srv/trees/base.yaml';
@@ -125,7 +126,6 @@ test('normalizeTreefile ignores the path and formatting', () => {
 test('sources: deb822 and one-line entries, default mapped onto the suite', () => {
   const d = mkdtempSync(join(tmpdir(), 'apt-'));
   try {
-    const { mkdirSync } = require('node:fs') as typeof import('node:fs');
     mkdirSync(join(d, 'sources.list.d'));
     writeFileSync(
       join(d, 'sources.list.d', 'debian.sources'),

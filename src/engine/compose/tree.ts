@@ -18,7 +18,8 @@ import { META_INPUTS, META_PACKAGES, META_SECURITY_UPDATES, META_SUITE, META_VER
 import { commitTree, initRepo, packagesJson, readCommitMetadataString, revParse, updateSummary } from '../ostree/repo';
 import { KERNEL_PLACEHOLDER, normalizeTreefile, type Treefile } from '../treefile';
 import { fetchReleaseIndex, isSecurityRelease, resolveSources, sourceLine, type AptSource, type ReleaseIndex } from './mirror';
-import { installedKernels, prepareOstreeLayout, writePlaceholderKernel } from './layout';
+import { treeKernels } from '../tree/layout';
+import { prepareOstreeLayout, writePlaceholderKernel } from './layout';
 
 /** Bumped when the layout code changes what a compose produces: invalidates "no change". */
 export const COMPOSE_FORMAT = 'apt-ostree-compose-1';
@@ -106,7 +107,7 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
 
     await task(progress, 'Laying out the tree for OSTree', async () => {
       if (tf.kernel === KERNEL_PLACEHOLDER) writePlaceholderKernel(rootfs);
-      else if (installedKernels(rootfs).length === 0) {
+      else if (!treeKernels(rootfs).some((k) => k.initramfs !== undefined)) {
         throw new AptOstreeError('internal', `the kernel package ${tf.kernel} left no vmlinuz/initramfs.img in /usr/lib/modules`, {
           hint: 'is it a Debian linux-image package?',
         });

@@ -22,7 +22,6 @@ import { regenerateInitramfs } from '../initramfs';
 import { log } from '../log';
 import type { OperationContext } from '../operations/types';
 import { hasLayering, type Origin } from '../origin';
-import { DEBCONF_CACHE, DPKG_DATABASE, convertVarToTmpfiles } from '../compose/layout';
 import {
   META_BASE_CHECKSUM,
   META_CLIENT_LAYER,
@@ -35,6 +34,7 @@ import {
 } from '../ostree/metadata';
 import { checkoutHardlinks, commitTree, packagesJson } from '../ostree/repo';
 import { task } from '../progress';
+import { convertVarToTmpfiles, DEBCONF_CACHE, DPKG_DATABASE, dpkgDatabaseOf } from '../tree/layout';
 import type { Sysroot } from '../sysroot';
 import {
   aptDirs,
@@ -105,11 +105,14 @@ export function cleanLeftovers(repoPath: string): number {
 
 /** Installed packages of a tree (its dpkg database), by name. */
 export async function treePackages(root: string): Promise<Map<string, PackageRecord>> {
-  const db = existsSync(join(root, DPKG_DATABASE)) ? join(root, DPKG_DATABASE) : join(root, 'var/lib/dpkg');
-  const r = await run('dpkg-query', [`--admindir=${db}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'], {
-    errorCode: 'dpkg',
-    what: 'listing the packages of the tree',
-  });
+  const r = await run(
+    'dpkg-query',
+    [`--admindir=${dpkgDatabaseOf(root)}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'],
+    {
+      errorCode: 'dpkg',
+      what: 'listing the packages of the tree',
+    },
+  );
   const m = new Map<string, PackageRecord>();
   for (const line of r.stdout.split('\n')) {
     const [st, name, version, arch] = line.split('\t');
