@@ -25,6 +25,7 @@ import { parseOrigin, serializeOrigin, type Origin } from './origin';
 import { META_BASE_CHECKSUM, META_CLIENT_LAYER, META_VERSION } from './ostree/metadata';
 import * as admin from './ostree/admin';
 import * as native from './ostree/native';
+import { revParse } from './ostree/repo';
 import type { NativeCommitInfo, NativeDeployment } from './ostree/native';
 import type { OperationContext } from './operations/types';
 
@@ -247,7 +248,7 @@ export interface NewDeploymentOptions {
 export async function writeNewDeployment(ctx: OperationContext, sysroot: Sysroot, opts: NewDeploymentOptions): Promise<string> {
   return withSysrootLock(sysroot.path, async () => {
     if (ctx.signal.aborted) throw new CancelledError();
-    const checksum = /^[0-9a-f]{64}$/.test(opts.commit) ? opts.commit : await admin.revParse(sysroot.repoPath, opts.commit);
+    const checksum = /^[0-9a-f]{64}$/.test(opts.commit) ? opts.commit : await revParse(sysroot.repoPath, opts.commit);
     if (!checksum) {
       throw new AptOstreeError('not-found', `${opts.commit} is not in the sysroot's repository ${sysroot.repoPath}`);
     }

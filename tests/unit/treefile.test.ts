@@ -7,7 +7,8 @@ import { loadTreefile, normalizeTreefile, parseTreefile } from '../../src/engine
 import { isAptOstreeError } from '../../src/engine/errors';
 import { isSecurityRelease, resolveSources } from '../../src/engine/compose/mirror';
 import { parseDeb822Sources, parseSourceLine, sourceLine } from '../../src/engine/tree/apt-sources';
-import { parseGVariantText, packagesJson, parsePackagesJson } from '../../src/engine/ostree/repo';
+import { parsePackageList } from '../../src/engine/ostree/metadata';
+import { packagesJson } from '../../src/engine/ostree/repo';
 
 const FILE = '/srv/trees/base.yaml';
 
@@ -169,18 +170,12 @@ test('security releases', () => {
   assert.ok(!isSecurityRelease('Origin: Debian\nLabel: Debian\nSuite: stable-updates\nCodename: bookworm-updates\n'));
 });
 
-test('GVariant text of ostree show --print-metadata-key', () => {
-  assert.equal(parseGVariantText("'1.0'"), '1.0');
-  assert.equal(parseGVariantText(`"it's"`), "it's");
-  assert.equal(parseGVariantText("'a\\'b\\\\c\\n'"), "a'b\\c\n");
-  assert.equal(parseGVariantText("<'x'>"), 'x');
-  assert.equal(parseGVariantText("'\\u00e9'"), 'é');
-  assert.equal(parseGVariantText('uint64 5'), 'uint64 5');
+test('the package list of commit metadata: encoded sorted, parsed back, malformed entries refused', () => {
   const json = packagesJson([
     { name: 'b', version: '1', arch: 'all' },
     { name: 'a', version: '2:1.0~rc1', arch: 'amd64' },
   ]);
   assert.equal(json, '[["a","2:1.0~rc1","amd64"],["b","1","all"]]');
-  assert.deepEqual(parsePackagesJson(json, 'x')[0], { name: 'a', version: '2:1.0~rc1', arch: 'amd64' });
-  assert.throws(() => parsePackagesJson('[["a"]]', 'x'), /malformed/);
+  assert.deepEqual(parsePackageList(json, 'x')[0], { name: 'a', version: '2:1.0~rc1', arch: 'amd64' });
+  assert.throws(() => parsePackageList('[["a"]]', 'x'), /entry 0 of aptostree.packages is not \[name, version, arch\]/);
 });

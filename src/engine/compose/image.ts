@@ -15,7 +15,7 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { basename, dirname, join, resolve } from 'node:path';
 import { AptOstreeError, usageError } from '../errors';
 import { run } from '../exec';
-import * as admin from '../ostree/admin';
+import { revParse } from '../ostree/repo';
 import { task, type Progress } from '../progress';
 import { PLACEHOLDER_KVER } from './layout';
 import { clearImmutableDeployments, composeSysroot, type RemoteSpec } from './sysroot';
@@ -183,7 +183,7 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
       hint: 'give --repo the repository "apt-ostree compose tree" committed to',
     });
   }
-  const checksum = await admin.revParse(repo, opts.ref, { signal });
+  const checksum = await revParse(repo, opts.ref, { signal });
   if (!checksum) {
     throw new AptOstreeError('not-found', `no ref "${opts.ref}" in ${repo}`, { hint: `list the refs with: ostree refs --repo=${repo}` });
   }

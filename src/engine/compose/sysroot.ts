@@ -10,6 +10,7 @@ import { AptOstreeError, usageError } from '../errors';
 import { run } from '../exec';
 import { newOrigin } from '../origin';
 import * as admin from '../ostree/admin';
+import { revParse } from '../ostree/repo';
 import { task, type Progress } from '../progress';
 import { loadSysroot, validateKargs, writeNewDeployment } from '../sysroot';
 
@@ -69,7 +70,7 @@ export async function composeSysroot(opts: ComposeSysrootOptions, progress: Prog
       hint: 'give --repo the repository "apt-ostree compose tree" committed to',
     });
   }
-  const checksum = await admin.revParse(repo, opts.ref, { signal });
+  const checksum = await revParse(repo, opts.ref, { signal });
   if (!checksum) {
     throw new AptOstreeError('not-found', `no ref "${opts.ref}" in ${repo}`, { hint: `list the refs with: ostree refs --repo=${repo}` });
   }

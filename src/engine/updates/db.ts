@@ -5,7 +5,7 @@
  */
 import { AptOstreeError } from '../errors';
 import type { PackageRecord } from '../ostree/metadata';
-import { revParse } from '../ostree/admin';
+import { revParse } from '../ostree/repo';
 import { loadSysroot, type Deployment, type Sysroot } from '../sysroot';
 import { readCommit, readCommitPackages } from './commits';
 import { diffPackages, type PackageDiff } from './pkgdiff';
@@ -28,9 +28,6 @@ export interface DbDiffResult {
 }
 
 async function resolve(sys: Sysroot, rev: string): Promise<DbCommit> {
-  if (rev === '' || rev.startsWith('-') || /[\s\0]/.test(rev)) {
-    throw new AptOstreeError('usage', `invalid revision ${JSON.stringify(rev)}`);
-  }
   const csum = await revParse(sys.repoPath, rev);
   if (!csum) {
     throw new AptOstreeError('not-found', `unknown revision "${rev}" in ${sys.repoPath}`, {

@@ -33,7 +33,7 @@ export function validateRemoteName(name: string): void {
 }
 
 export function validateRefName(ref: string): void {
-  if (ref === '' || ref.startsWith('-') || ref.startsWith('/') || ref.endsWith('/') || /\.\.|\/\/|[\s~^:*?\[\\]/.test(ref)) {
+  if (ref === '' || ref.startsWith('-') || ref.startsWith('/') || ref.endsWith('/') || /\.\.|\/\/|[\s~^:*?[\\]/.test(ref)) {
     throw new AptOstreeError('usage', `invalid ref "${ref}"`, { hint: 'a ref looks like debian/bookworm/x86_64/base' });
   }
 }

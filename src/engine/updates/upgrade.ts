@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
 import { buildDeploymentCommit } from '../layering/assemble';
-import { revParse } from '../ostree/admin';
+import { revParse } from '../ostree/repo';
 import type { OperationContext, OperationResult, UpgradeOptions } from '../operations/types';
 import { hasLayering, splitRefspec, type Origin } from '../origin';
 import { task } from '../progress';
