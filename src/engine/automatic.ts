@@ -324,6 +324,26 @@ export function automaticConfigFromFile(explicit?: string): AutomaticConfig {
   }
 }
 
+/** The mode and scope of one automatic-update run. */
+export interface AutomaticRunMode {
+  mode: AutomaticUpdatePolicy;
+  scope: AutomaticUpdateScope;
+}
+
+/**
+ * The mode and scope of an automatic-update run: what the caller asked for,
+ * and for what it left out the settings in force: `inForce` (a daemon passes
+ * its own), else the configuration file's (read only when needed).
+ */
+export function automaticRunMode(
+  requested: { mode?: AutomaticUpdatePolicy; scope?: AutomaticUpdateScope },
+  inForce?: AutomaticConfig,
+): AutomaticRunMode {
+  if (requested.mode !== undefined && requested.scope !== undefined) return { mode: requested.mode, scope: requested.scope };
+  const c = inForce ?? automaticConfigFromFile();
+  return { mode: requested.mode ?? c.policy, scope: requested.scope ?? c.scope };
+}
+
 /** What `status` shows of automatic updates for a sysroot. */
 export function automaticStatusOf(sysrootPath: string, config: AutomaticConfig = automaticConfigFromFile()): AutomaticStatus {
   const st = readAutomaticState(sysrootPath);
@@ -333,9 +353,7 @@ export function automaticStatusOf(sysrootPath: string, config: AutomaticConfig =
 // ---------------------------------------------------------------------------
 // A run
 
-export interface AutomaticRunOptions {
-  mode: AutomaticUpdatePolicy;
-  scope: AutomaticUpdateScope;
+export interface AutomaticRunOptions extends AutomaticRunMode {
   /** Injectable clock (tests). */
   now?: () => Date;
 }
