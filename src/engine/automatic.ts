@@ -469,7 +469,8 @@ export class AutomaticSettings {
     try {
       parsed = readDaemonKeyFile(this.explicitPath);
     } catch (e) {
-      const msg = `${(e as Error).message}; keeping the previous settings (AutomaticUpdatePolicy=${this.current.policy}, AutomaticUpdateScope=${this.current.scope})`;
+      const { policy, scope } = this.current;
+      const msg = `${(e as Error).message}; keeping the previous settings (AutomaticUpdatePolicy=${policy}, AutomaticUpdateScope=${scope})`;
       log.warning(msg);
       return [msg];
     }

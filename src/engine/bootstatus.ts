@@ -56,13 +56,17 @@ export function describeBoot(sysroot: Sysroot): BootStatusReport {
   const isDefault = def === b;
   lines.push({
     priority: isDefault ? 5 : 4,
-    message: `Booted deployment ${id} (stateroot ${b.osname}${version}): ${isDefault ? 'the default deployment' : 'a ROLLBACK, not the default deployment'}`,
+    message:
+      `Booted deployment ${id} (stateroot ${b.osname}${version}): ` +
+      (isDefault ? 'the default deployment' : 'a ROLLBACK, not the default deployment'),
   });
   if (!isDefault && def) {
     const what = def.staged ? 'staged' : 'default';
     lines.push({
       priority: 4,
-      message: `The ${what} deployment is ${def.checksum}.${def.serial}${def.version ? ` (version ${def.version})` : ''}; it was not booted (chosen in the boot menu, or it failed to boot)`,
+      message:
+        `The ${what} deployment is ${def.checksum}.${def.serial}${def.version ? ` (version ${def.version})` : ''}; ` +
+        'it was not booted (chosen in the boot menu, or it failed to boot)',
     });
   }
   lines.push({ priority: 6, message: `Origin: ${describeOrigin(b)}` });

@@ -66,9 +66,9 @@ export interface StatusJson {
   deployments: DeploymentJson[];
   /** The transaction in progress: [title, client address] in rpm-ostree; filled by the daemon. */
   transaction: JsonValue;
-  /** Issue 6: policy and scope in force, last run ({policy, scope, last-run}). */
+  /** Automatic updates: policy and scope in force, last run ({policy, scope, last-run}). */
   'automatic-updates'?: JsonValue;
-  /** Issue 6: the update the last `check` run found (rpm-ostree's cached-update), or null. */
+  /** The update the last automatic `check` run found (rpm-ostree's cached-update), or null. */
   'cached-update'?: JsonValue;
 }
 

@@ -154,8 +154,7 @@ export async function loadSysroot(path: string): Promise<Sysroot> {
 }
 
 /**
- * Tests only (added by the bootstatus work, issue 6; sysroot engineer: keep it
- * please). A directory sysroot is never booted, so a test marks one of its
+ * For tests: a directory sysroot is never booted, so a test marks one of its
  * deployments as the booted one with the environment variable
  * APT_OSTREE_TEST_BOOTED_DEPLOYMENT=CHECKSUM.SERIAL. It is honoured only for a
  * sysroot other than "/" and only when libostree itself found no booted

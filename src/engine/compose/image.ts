@@ -219,7 +219,8 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
     const size = opts.sizeBytes ?? Math.ceil((used * 2 + 1024 * MiB) / SIZE_ALIGN) * SIZE_ALIGN;
     if (size < needed) {
       throw usageError(
-        `--size ${formatSize(size)} is too small for ${opts.ref}: the deployed sysroot takes ${formatSize(used)}, the image needs at least ${formatSize(needed)}`,
+        `--size ${formatSize(size)} is too small for ${opts.ref}: ` +
+          `the deployed sysroot takes ${formatSize(used)}, the image needs at least ${formatSize(needed)}`,
         `give --size ${formatSize(Math.max(needed, Math.ceil((used * 2 + 1024 * MiB) / SIZE_ALIGN) * SIZE_ALIGN))
           .replace(/ GiB$/, 'G')
           .replace(/ MiB$/, 'M')} or more (room for updates), or leave --size out`,

@@ -246,7 +246,8 @@ async function runMmdebstrap(
 function customizeScript(realKernel: boolean): string {
   const lines = ['#!/bin/sh', 'set -eu', 'root="$1"'];
   lines.push(
-    'if [ -x "$root/usr/bin/systemctl" ] || [ -x "$root/bin/systemctl" ]; then chroot "$root" systemctl preset-all >/dev/null 2>&1 || chroot "$root" systemctl preset-all; fi',
+    'if [ -x "$root/usr/bin/systemctl" ] || [ -x "$root/bin/systemctl" ]; then ' +
+      'chroot "$root" systemctl preset-all >/dev/null 2>&1 || chroot "$root" systemctl preset-all; fi',
   );
   if (realKernel) {
     lines.push(
@@ -257,7 +258,8 @@ function customizeScript(realKernel: boolean): string {
       '  found=1',
       '  mkdir -p "$root/usr/lib/modules/$kver"',
       '  cp "$k" "$root/usr/lib/modules/$kver/vmlinuz"',
-      '  chroot "$root" dracut --no-hostonly --force --add-drivers "virtio_blk virtio_pci virtio_scsi ext4" --kver "$kver" "/usr/lib/modules/$kver/initramfs.img"',
+      '  chroot "$root" dracut --no-hostonly --force --add-drivers "virtio_blk virtio_pci virtio_scsi ext4" ' +
+        '--kver "$kver" "/usr/lib/modules/$kver/initramfs.img"',
       'done',
       '[ "$found" = 1 ] || { echo "no kernel in /boot" >&2; exit 1; }',
       'rm -rf "$root"/boot/* ',

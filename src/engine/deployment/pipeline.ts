@@ -55,7 +55,8 @@ export function mergeStateOf(sys: Sysroot, osname?: string): MergeState {
   if (!merge.origin) {
     throw new AptOstreeError(
       'invalid-config',
-      `the deployment ${merge.checksum.slice(0, 12)}.${merge.serial} of ${merge.osname} has no usable origin: ${merge.originError ?? 'unknown'}`,
+      `the deployment ${merge.checksum.slice(0, 12)}.${merge.serial} of ${merge.osname} has no usable origin: ` +
+        (merge.originError ?? 'unknown'),
       { hint: `fix its origin file ${merge.originPath}` },
     );
   }

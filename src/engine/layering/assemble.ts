@@ -268,7 +268,8 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       );
       throw new AptOstreeError(
         'apt',
-        `the request conflicts with the base: it would remove the base package${unexpected.length > 1 ? 's' : ''} ${unexpected.map((p) => p.name).join(', ')}`,
+        `the request conflicts with the base: it would remove the base package${unexpected.length > 1 ? 's' : ''} ` +
+          unexpected.map((p) => p.name).join(', '),
         {
           details: why,
           hint: 'APT\'s explanation is above; to drop a base package deliberately use "apt-ostree override remove"',

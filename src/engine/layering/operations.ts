@@ -219,7 +219,9 @@ export async function runLayeringOperation(ctx: OperationContext, req: LayeringR
                 : req.kind === 'override-remove'
                   ? 'Removed'
                   : 'Reset';
-          const summary = `${hasLayering(change.origin) ? 'Layered' : 'Base'} deployment ${checksum.slice(0, 12)} written${staged ? ' (staged; reboot to use it)' : ''}. ${verb}: ${change.what.join(', ') || 'nothing'}`;
+          const kind = hasLayering(change.origin) ? 'Layered' : 'Base';
+          const when = staged ? ' (staged; reboot to use it)' : '';
+          const summary = `${kind} deployment ${checksum.slice(0, 12)} written${when}. ${verb}: ${change.what.join(', ') || 'nothing'}`;
           return { changed: true, summary, deployment: checksum, rebootRequested: req.options.reboot };
         },
       };

@@ -102,6 +102,9 @@ export function formatTimestamp(t: number): string {
 }
 
 const short = (c: string): string => c.slice(0, 12);
+const versionOf = (c: CommitSummary): string => (c.version ? ` (version ${c.version})` : '');
+/** "3f2a1b0c9d8e (version 2.0) of 2024-05-01T10:00:00Z" */
+const describeCommit = (c: CommitSummary): string => `${short(c.checksum)}${versionOf(c)} of ${formatTimestamp(c.timestamp)}`;
 
 function diffCounts(d: PackageDiff): string {
   const parts: string[] = [];
@@ -223,7 +226,8 @@ export async function runUpgrade(ctx: OperationContext, opts: UpgradeOptions): P
       if (c.downgrade && !opts.allowDowngrade) {
         throw new AptOstreeError(
           'usage',
-          `the remote's ${c.refspec} is ${short(target.checksum)}${target.version ? ` (version ${target.version})` : ''} of ${formatTimestamp(target.timestamp)}, older than the current base ${short(c.current.checksum)}${c.current.version ? ` (version ${c.current.version})` : ''} of ${formatTimestamp(c.current.timestamp)}: refusing to downgrade; nothing was deployed`,
+          `the remote's ${c.refspec} is ${describeCommit(target)}, older than the current base ${describeCommit(c.current)}: ` +
+            'refusing to downgrade; nothing was deployed',
           { hint: 'pass --allow-downgrade to deploy it anyway' },
         );
       }
@@ -232,7 +236,7 @@ export async function runUpgrade(ctx: OperationContext, opts: UpgradeOptions): P
       if (opts.downloadOnly) {
         return {
           changed: false,
-          summary: `Downloaded ${short(target.checksum)}${target.version ? ` (version ${target.version})` : ''}; not deployed (--download-only).`,
+          summary: `Downloaded ${short(target.checksum)}${versionOf(target)}; not deployed (--download-only).`,
         };
       }
       if (opts.dryRun) return { changed: false, summary: describeCheck(c, true) };
