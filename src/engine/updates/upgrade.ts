@@ -2,10 +2,11 @@
  * Following the base from its remote: upgrade (newest commit of the origin's
  * refspec), deploy (a given checksum or version, pinned in the origin as
  * override-commit), rebase (another ref, layering kept), and the initramfs
- * switch. Each fetches what it needs into the sysroot's repository, applies
- * the deployment's layering again on the new base, and writes one new
- * deployment; any failure before that leaves the sysroot's deployments as
- * they were.
+ * switch. Each fetches what it needs into the sysroot's repository and
+ * hands the new origin and base to the deployment pipeline
+ * (../deployment/pipeline.ts), which applies the layering again on the new
+ * base and writes one new deployment; any failure before that leaves the
+ * sysroot's deployments as they were.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
