@@ -59,12 +59,15 @@ export class Authorizer {
       );
     }
     log.info(
-      `polkit: ${actionId} for ${sender} (uid ${uid}): ${authorized ? 'authorized' : challenge ? 'needs authentication' : 'not authorized'}`,
+      `polkit: ${actionId} for ${sender} (uid ${uid}): ` +
+        (authorized ? 'authorized' : challenge ? 'needs authentication' : 'not authorized'),
     );
     if (!authorized) {
       throw new ReplyError(
         ACCESS_DENIED,
-        `${what} refused: uid ${uid} is not authorized for ${actionId}${challenge ? " (it needs an administrator's authentication, and no polkit agent answered)" : ''}; run it as root, or have an administrator grant the action in a polkit rule`,
+        `${what} refused: uid ${uid} is not authorized for ${actionId}` +
+          (challenge ? " (it needs an administrator's authentication, and no polkit agent answered)" : '') +
+          '; run it as root, or have an administrator grant the action in a polkit rule',
       );
     }
   }

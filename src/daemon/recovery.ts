@@ -7,7 +7,9 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { cleanLeftovers } from '../engine/layering/assemble';
 import { log } from '../engine/log';
+import { withSysrootLock } from '../engine/sysroot';
 
 const PREFIXES = ['apt-ostree-layer-', 'apt-ostree-import-'];
 
@@ -29,14 +31,12 @@ function processesUsing(dirs: string[]): number[] {
 }
 
 export async function recoverSysroot(sysroot: string): Promise<void> {
-  const { readdirSync: rd } = await import('node:fs');
-  const { withSysrootLock } = await import('../engine/sysroot');
   const repo = join(resolve(sysroot), 'ostree', 'repo');
   const tmp = join(repo, 'tmp');
   if (!existsSync(tmp)) return;
   try {
     await withSysrootLock(sysroot, async () => {
-      const dirs = rd(tmp)
+      const dirs = readdirSync(tmp)
         .filter((e) => PREFIXES.some((p) => e.startsWith(p)))
         .map((e) => join(tmp, e));
       if (dirs.length === 0) return;
@@ -50,7 +50,6 @@ export async function recoverSysroot(sysroot: string): Promise<void> {
         }
       }
       if (pids.length > 0) await new Promise((r) => setTimeout(r, 200));
-      const { cleanLeftovers } = await import('../engine/layering/assemble');
       const n = cleanLeftovers(repo);
       if (n > 0) log.notice(`removed ${n} scratch director${n === 1 ? 'y' : 'ies'} of an interrupted transaction in ${tmp}`);
     });

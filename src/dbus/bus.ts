@@ -9,6 +9,9 @@
  * `usocket` (fd passing) does not build on Node 20 and is not needed.
  */
 import { EventEmitter } from 'node:events';
+import createConnection, { type LowConnection } from 'dbus-next/lib/connection.js';
+import { Message } from 'dbus-next/lib/message-type.js';
+import { Variant } from 'dbus-next/lib/variant.js';
 import { AptOstreeError } from '../engine/errors';
 
 export const METHOD_CALL = 1;
@@ -48,35 +51,9 @@ export class DBusCallError extends Error {
   }
 }
 
-interface LowConnection extends EventEmitter {
-  message(msg: unknown): void;
-  end(): void;
-  stream: { end(): void; destroy(): void };
-}
-
-interface Lib {
-  createConnection: (opts: { busAddress: string }) => LowConnection;
-  Message: new (m: Record<string, unknown>) => DBusMessage;
-  Variant: new (signature: string, value: unknown) => { signature: string; value: unknown };
-}
-
-let lib: Lib | undefined;
-function dbusNext(): Lib {
-  if (!lib) {
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    lib = {
-      createConnection: require('dbus-next/lib/connection.js') as Lib['createConnection'],
-      Message: (require('dbus-next/lib/message-type.js') as { Message: Lib['Message'] }).Message,
-      Variant: (require('dbus-next/lib/variant.js') as { Variant: Lib['Variant'] }).Variant,
-    };
-    /* eslint-enable @typescript-eslint/no-require-imports */
-  }
-  return lib;
-}
-
 /** A value of type `v` to send. */
 export function variant(signature: string, value: unknown): unknown {
-  return new (dbusNext().Variant)(signature, value);
+  return new Variant(signature, value);
 }
 
 /** Options as a{sv} to send, from { key: { signature, value } }. */
@@ -150,7 +127,7 @@ export class BusConnection extends EventEmitter {
     return new Promise((resolve, reject) => {
       let low: LowConnection;
       try {
-        low = dbusNext().createConnection({ busAddress: address });
+        low = createConnection({ busAddress: address });
       } catch (e) {
         reject(new AptOstreeError('internal', `cannot connect to the D-Bus bus at ${address}: ${(e as Error).message}`));
         return;
@@ -205,7 +182,7 @@ export class BusConnection extends EventEmitter {
 
   private write(fields: Record<string, unknown>): number {
     if (this.closed) throw new AptOstreeError('internal', 'the D-Bus connection is closed');
-    const msg = new (dbusNext().Message)(fields);
+    const msg = new Message(fields);
     const serial = this.serial++;
     msg.serial = serial;
     this.conn.message(msg);

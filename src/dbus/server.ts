@@ -5,6 +5,7 @@
  * org.freedesktop.DBus.Peer. Every failure becomes an error reply; nothing a
  * caller sends can throw out of here.
  */
+import { readFileSync } from 'node:fs';
 import { AptOstreeError, isAptOstreeError } from '../engine/errors';
 import { log } from '../engine/log';
 import { DBusCallError, variant, type BusConnection, type DBusMessage } from './bus';
@@ -49,10 +50,20 @@ const STD_XML = `  <interface name="${INTROSPECTABLE}">
     <method name="GetMachineId"><arg name="machine_uuid" type="s" direction="out"/></method>
   </interface>
   <interface name="${PROPS}">
-    <method name="Get"><arg name="interface_name" type="s" direction="in"/><arg name="property_name" type="s" direction="in"/><arg name="value" type="v" direction="out"/></method>
-    <method name="GetAll"><arg name="interface_name" type="s" direction="in"/><arg name="properties" type="a{sv}" direction="out"/></method>
-    <method name="Set"><arg name="interface_name" type="s" direction="in"/><arg name="property_name" type="s" direction="in"/><arg name="value" type="v" direction="in"/></method>
-    <signal name="PropertiesChanged"><arg name="interface_name" type="s"/><arg name="changed_properties" type="a{sv}"/><arg name="invalidated_properties" type="as"/></signal>
+    <method name="Get">
+      <arg name="interface_name" type="s" direction="in"/><arg name="property_name" type="s" direction="in"/>
+      <arg name="value" type="v" direction="out"/>
+    </method>
+    <method name="GetAll">
+      <arg name="interface_name" type="s" direction="in"/><arg name="properties" type="a{sv}" direction="out"/>
+    </method>
+    <method name="Set">
+      <arg name="interface_name" type="s" direction="in"/><arg name="property_name" type="s" direction="in"/>
+      <arg name="value" type="v" direction="in"/>
+    </method>
+    <signal name="PropertiesChanged">
+      <arg name="interface_name" type="s"/><arg name="changed_properties" type="a{sv}"/><arg name="invalidated_properties" type="as"/>
+    </signal>
   </interface>`;
 
 export class ObjectServer {
@@ -122,7 +133,6 @@ export class ObjectServer {
     if (m.interface === PEER) {
       if (member === 'Ping' && sig === '') return { signature: '', body: [] };
       if (member === 'GetMachineId' && sig === '') {
-        const { readFileSync } = await import('node:fs');
         let id = '';
         for (const f of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
           try {
@@ -171,7 +181,8 @@ export class ObjectServer {
 
   introspect(path: string): string {
     const lines = [
-      '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
+      '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" ' +
+        '"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
       `<node name="${path}">`,
     ];
     const obj = this.objects.get(path);

@@ -6,6 +6,10 @@
 import { existsSync, rmSync } from 'node:fs';
 import { AptOstreeError, CancelledError, usageError } from './errors';
 import type { CleanupTarget, OperationContext, OperationRequest, OperationResult } from './operations/types';
+import { run } from './exec';
+import { cleanLeftovers } from './layering/assemble';
+import * as admin from './ostree/admin';
+import * as native from './ostree/native';
 import { task } from './progress';
 import { aptCacheDir, isValidKarg, loadSysroot, withSysrootLock, writeNewDeployment, type Deployment, type Sysroot } from './sysroot';
 
@@ -59,7 +63,6 @@ async function rollback(ctx: OperationContext, s: Sysroot, reboot: boolean): Pro
   }
   if (ctx.signal.aborted) throw new CancelledError();
   const order = [target, ...s.deployments.filter((d) => d !== target && !d.staged)];
-  const native = await import('./ostree/native');
   await task(ctx.progress, `Moving ${label(target)} to be the first deployment`, () => native.writeDeployments(s.path, order.map(idOf)));
   return {
     changed: true,
@@ -194,7 +197,6 @@ async function kargs(ctx: OperationContext, s: Sysroot, req: Extract<OperationRe
 export const TEMP_REF_PREFIX = 'aptostree/tmp/';
 
 async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[]): Promise<OperationResult> {
-  const admin = await import('./ostree/admin');
   const done: string[] = [];
   // What stays: the default, the booted, the rollback, pinned ones; pending (staged or before
   // the booted one) unless -p; the rollback unless -r.
@@ -216,14 +218,12 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
   if (ctx.signal.aborted) throw new CancelledError();
   if (dropped.length > 0) {
     if (keep.length === 0) throw new AptOstreeError('internal', 'refusing to remove every deployment');
-    const native = await import('./ostree/native');
     await task(ctx.progress, `Removing ${dropped.length} deployment(s): ${dropped.map(label).join(', ')}`, () =>
       native.writeDeployments(s.path, keep.filter((d) => !d.staged).map(idOf)),
     );
     done.push(`removed ${dropped.length} deployment(s)`);
   }
   if (what.includes('base')) {
-    const { run } = await import('./exec');
     const refs = (
       await run('ostree', ['refs', `--repo=${s.repoPath}`, '--list', TEMP_REF_PREFIX.replace(/\/$/, '')], {
         errorCode: 'ostree',
@@ -239,7 +239,6 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
     }
     done.push(`deleted ${refs.length} temporary ref(s)`);
     // Work directories an interrupted layering left in the repository's tmp/ (we hold the lock: nobody uses them).
-    const { cleanLeftovers } = await import('./layering/assemble');
     const n = cleanLeftovers(s.repoPath);
     if (n > 0) done.push(`removed ${n} leftover work director${n === 1 ? 'y' : 'ies'}`);
   }
@@ -265,7 +264,6 @@ async function pin(ctx: OperationContext, s: Sysroot, index: number, unpin: bool
     );
   }
   if (d.pinned === !unpin) return { changed: false, summary: `Deployment ${index} is already ${unpin ? 'unpinned' : 'pinned'}` };
-  const admin = await import('./ostree/admin');
   await admin.pin(s.path, index, unpin, { signal: ctx.signal });
   return { changed: true, summary: `Deployment ${index} (${label(d)}) is now ${unpin ? 'unpinned' : 'pinned'}` };
 }

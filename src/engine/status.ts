@@ -14,7 +14,7 @@ import {
   type AvailableUpdate,
 } from './automatic';
 import { META_PACKAGES } from './ostree/metadata';
-import type { MetadataValue } from './ostree/native';
+import { commitInfo, type MetadataValue } from './ostree/native';
 import { loadSysroot, type Deployment, type Sysroot } from './sysroot';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
@@ -66,9 +66,9 @@ export interface StatusJson {
   deployments: DeploymentJson[];
   /** The transaction in progress: [title, client address] in rpm-ostree; filled by the daemon. */
   transaction: JsonValue;
-  /** Issue 6: policy and scope in force, last run ({policy, scope, last-run}). */
+  /** Automatic updates: policy and scope in force, last run ({policy, scope, last-run}). */
   'automatic-updates'?: JsonValue;
-  /** Issue 6: the update the last `check` run found (rpm-ostree's cached-update), or null. */
+  /** The update the last automatic `check` run found (rpm-ostree's cached-update), or null. */
   'cached-update'?: JsonValue;
 }
 
@@ -162,10 +162,8 @@ export function statusOfSysroot(s: Sysroot, opts: StatusOptions = {}): StatusJso
 
 function baseMetadata(s: Sysroot, d: Deployment): Record<string, MetadataValue> {
   if (d.baseChecksum === d.checksum) return d.commitMetadata;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const native = require('./ostree/native') as typeof import('./ostree/native');
   try {
-    return native.commitInfo(s.repoPath, d.baseChecksum).metadata;
+    return commitInfo(s.repoPath, d.baseChecksum).metadata;
   } catch {
     return {};
   }

@@ -23,6 +23,9 @@ import { join, resolve } from 'node:path';
 import { AptOstreeError, CancelledError } from './errors';
 import { parseOrigin, serializeOrigin, type Origin } from './origin';
 import { META_BASE_CHECKSUM, META_CLIENT_LAYER, META_VERSION } from './ostree/metadata';
+import * as admin from './ostree/admin';
+import * as native from './ostree/native';
+import { revParse } from './ostree/repo';
 import type { NativeCommitInfo, NativeDeployment } from './ostree/native';
 import type { OperationContext } from './operations/types';
 
@@ -124,8 +127,6 @@ export function parseKargs(options: string): string[] {
 }
 
 function commitInfoOrUndefined(repo: string, rev: string): NativeCommitInfo | undefined {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const native = require('./ostree/native') as typeof import('./ostree/native');
   try {
     return native.commitInfo(repo, rev);
   } catch {
@@ -137,7 +138,6 @@ function commitInfoOrUndefined(repo: string, rev: string): NativeCommitInfo | un
 export async function loadSysroot(path: string): Promise<Sysroot> {
   const abs = resolve(path);
   assertSysroot(abs);
-  const native = await import('./ostree/native');
   const repoPath = join(abs, 'ostree', 'repo');
   const raw = native.listDeployments(abs);
   const deployments = raw.map((d) => toDeployment(d, repoPath));
@@ -154,8 +154,7 @@ export async function loadSysroot(path: string): Promise<Sysroot> {
 }
 
 /**
- * Tests only (added by the bootstatus work, issue 6; sysroot engineer: keep it
- * please). A directory sysroot is never booted, so a test marks one of its
+ * For tests: a directory sysroot is never booted, so a test marks one of its
  * deployments as the booted one with the environment variable
  * APT_OSTREE_TEST_BOOTED_DEPLOYMENT=CHECKSUM.SERIAL. It is honoured only for a
  * sysroot other than "/" and only when libostree itself found no booted
@@ -248,8 +247,7 @@ export interface NewDeploymentOptions {
 export async function writeNewDeployment(ctx: OperationContext, sysroot: Sysroot, opts: NewDeploymentOptions): Promise<string> {
   return withSysrootLock(sysroot.path, async () => {
     if (ctx.signal.aborted) throw new CancelledError();
-    const admin = await import('./ostree/admin');
-    const checksum = /^[0-9a-f]{64}$/.test(opts.commit) ? opts.commit : await admin.revParse(sysroot.repoPath, opts.commit);
+    const checksum = /^[0-9a-f]{64}$/.test(opts.commit) ? opts.commit : await revParse(sysroot.repoPath, opts.commit);
     if (!checksum) {
       throw new AptOstreeError('not-found', `${opts.commit} is not in the sysroot's repository ${sysroot.repoPath}`);
     }
@@ -322,7 +320,6 @@ export async function withSysrootLock<T>(path: string, fn: () => Promise<T>): Pr
   const mine = held.getStore();
   if (mine?.has(abs)) return fn();
   assertSysroot(abs);
-  const native = await import('./ostree/native');
   const file = lockPath(abs);
   const fd = openSync(file, 'a+');
   try {

@@ -15,9 +15,10 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { basename, dirname, join, resolve } from 'node:path';
 import { AptOstreeError, usageError } from '../errors';
 import { run } from '../exec';
+import { revParse } from '../ostree/repo';
 import { task, type Progress } from '../progress';
 import { PLACEHOLDER_KVER } from './layout';
-import { clearImmutableDeployments, type RemoteSpec } from './sysroot';
+import { clearImmutableDeployments, composeSysroot, type RemoteSpec } from './sysroot';
 
 export interface ComposeImageOptions {
   repo: string;
@@ -182,8 +183,7 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
       hint: 'give --repo the repository "apt-ostree compose tree" committed to',
     });
   }
-  const admin = await import('../ostree/admin');
-  const checksum = await admin.revParse(repo, opts.ref, { signal });
+  const checksum = await revParse(repo, opts.ref, { signal });
   if (!checksum) {
     throw new AptOstreeError('not-found', `no ref "${opts.ref}" in ${repo}`, { hint: `list the refs with: ostree refs --repo=${repo}` });
   }
@@ -205,7 +205,6 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
   const scratch = mkdtempSync(join(dirname(out), `.${basename(out)}.sysroot-`));
   rmSync(tmpOut, { force: true });
   try {
-    const { composeSysroot } = await import('./sysroot');
     const deployed = await composeSysroot(
       { repo, ref: opts.ref, stateroot: opts.stateroot, kargs, remote: opts.remote, dir: join(scratch, 'root') },
       progress,
@@ -220,7 +219,8 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
     const size = opts.sizeBytes ?? Math.ceil((used * 2 + 1024 * MiB) / SIZE_ALIGN) * SIZE_ALIGN;
     if (size < needed) {
       throw usageError(
-        `--size ${formatSize(size)} is too small for ${opts.ref}: the deployed sysroot takes ${formatSize(used)}, the image needs at least ${formatSize(needed)}`,
+        `--size ${formatSize(size)} is too small for ${opts.ref}: ` +
+          `the deployed sysroot takes ${formatSize(used)}, the image needs at least ${formatSize(needed)}`,
         `give --size ${formatSize(Math.max(needed, Math.ceil((used * 2 + 1024 * MiB) / SIZE_ALIGN) * SIZE_ALIGN))
           .replace(/ GiB$/, 'G')
           .replace(/ MiB$/, 'M')} or more (room for updates), or leave --size out`,

@@ -18,10 +18,10 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
 import { run } from '../exec';
+import { regenerateInitramfs } from '../initramfs';
 import { log } from '../log';
 import type { OperationContext } from '../operations/types';
 import { hasLayering, type Origin } from '../origin';
-import { DEBCONF_CACHE, DPKG_DATABASE, convertVarToTmpfiles } from '../compose/layout';
 import {
   META_BASE_CHECKSUM,
   META_CLIENT_LAYER,
@@ -34,6 +34,7 @@ import {
 } from '../ostree/metadata';
 import { checkoutHardlinks, commitTree, packagesJson } from '../ostree/repo';
 import { task } from '../progress';
+import { convertVarToTmpfiles, DEBCONF_CACHE, DPKG_DATABASE, dpkgDatabaseOf } from '../tree/layout';
 import type { Sysroot } from '../sysroot';
 import {
   aptDirs,
@@ -104,11 +105,14 @@ export function cleanLeftovers(repoPath: string): number {
 
 /** Installed packages of a tree (its dpkg database), by name. */
 export async function treePackages(root: string): Promise<Map<string, PackageRecord>> {
-  const db = existsSync(join(root, DPKG_DATABASE)) ? join(root, DPKG_DATABASE) : join(root, 'var/lib/dpkg');
-  const r = await run('dpkg-query', [`--admindir=${db}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'], {
-    errorCode: 'dpkg',
-    what: 'listing the packages of the tree',
-  });
+  const r = await run(
+    'dpkg-query',
+    [`--admindir=${dpkgDatabaseOf(root)}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'],
+    {
+      errorCode: 'dpkg',
+      what: 'listing the packages of the tree',
+    },
+  );
   const m = new Map<string, PackageRecord>();
   for (const line of r.stdout.split('\n')) {
     const [st, name, version, arch] = line.split('\t');
@@ -264,7 +268,8 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       );
       throw new AptOstreeError(
         'apt',
-        `the request conflicts with the base: it would remove the base package${unexpected.length > 1 ? 's' : ''} ${unexpected.map((p) => p.name).join(', ')}`,
+        `the request conflicts with the base: it would remove the base package${unexpected.length > 1 ? 's' : ''} ` +
+          unexpected.map((p) => p.name).join(', '),
         {
           details: why,
           hint: 'APT\'s explanation is above; to drop a base package deliberately use "apt-ostree override remove"',
@@ -327,13 +332,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       convertVarToTmpfiles(root, LAYERED_TMPFILES_CONF);
       writeSysusers(root, addedEntries(usersBefore, readIdTables(join(root, 'usr/etc'))));
       if (o.origin.initramfsRegenerate) {
-        let regen: typeof import('../initramfs').regenerateInitramfs;
-        try {
-          regen = (await import('../initramfs')).regenerateInitramfs;
-        } catch {
-          throw new AptOstreeError('not-implemented', 'regenerating the initramfs is not implemented yet');
-        }
-        await regen(root, o.origin.initramfsArgs, { progress, signal });
+        await regenerateInitramfs(root, o.origin.initramfsArgs, { progress, signal });
       }
       const after = await treePackages(root);
       const layeredAll = [...after.values()].filter((p) => !base.has(p.name));

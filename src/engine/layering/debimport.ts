@@ -9,6 +9,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
 import { run } from '../exec';
+import { commitInfo } from '../ostree/native';
 import { commitTree, revParse } from '../ostree/repo';
 import { packageRef } from './names';
 
@@ -139,7 +140,6 @@ function readLocalRef(repo: string, ref: string): string | undefined {
 export async function importedFromRef(repo: string, ref: string): Promise<ImportedPackage | undefined> {
   const commit = readLocalRef(repo, ref) ?? (await revParse(repo, ref));
   if (!commit) return undefined;
-  const { commitInfo } = await import('../ostree/native');
   const md = commitInfo(repo, commit).metadata;
   const str = (k: string): string | undefined => (typeof md[k] === 'string' ? (md[k] as string) : undefined);
   const name = str(META_DEB_NAME);

@@ -1,43 +1,28 @@
 /**
  * The layering operations: install, uninstall, override remove/replace/reset,
- * reset, and refresh-md. Each changes the origin of the default deployment,
- * assembles the deployment commit for it (./assemble.ts) and writes a new
- * deployment; the previous default stays as the rollback and no existing
- * deployment is modified.
+ * reset, and refresh-md. Each computes a new origin from the merge
+ * deployment's and hands it to the deployment pipeline
+ * (../deployment/pipeline.ts), which builds and writes the new deployment;
+ * the previous default stays as the rollback and no existing deployment is
+ * modified.
  */
 import { join } from 'node:path';
+import { changeOrigin, loadMergeState } from '../deployment/pipeline';
 import { AptOstreeError, notFound, usageError } from '../errors';
 import type { OperationContext, OperationRequest, OperationResult } from '../operations/types';
 import { hasLayering, serializeOrigin, type LocalPackageRef, type Origin } from '../origin';
 import { task } from '../progress';
-import { loadSysroot, withSysrootLock, writeNewDeployment, type Deployment, type Sysroot } from '../sysroot';
+import { withSysrootLock, type Sysroot } from '../sysroot';
 import { aptDirs, aptUpdate } from './apt';
-import { buildDeploymentCommit, cleanLeftovers, type LayeringPlan } from './assemble';
+import type { LayeringPlan } from './assemble';
 import { importDeb } from './debimport';
 import { nva, parsePackageArg } from './names';
 import { etcEntriesFor } from './sandbox';
-import { mergeUsersIntoEtc } from './users';
 
 export type LayeringRequest = Extract<
   OperationRequest,
   { kind: 'install' | 'uninstall' | 'override-remove' | 'override-replace' | 'override-reset' | 'reset' }
 >;
-
-function mergeDeployment(sys: Sysroot, osname?: string): Deployment {
-  const d = osname ? sys.deployments.find((x) => x.osname === osname) : sys.defaultDeployment;
-  if (!d) {
-    throw new AptOstreeError('not-found', `the sysroot ${sys.path} has no deployment${osname ? ` of ${osname}` : ''}`, {
-      hint: 'deploy a tree first (apt-ostree compose sysroot, or ostree admin deploy)',
-    });
-  }
-  if (!d.origin) {
-    throw new AptOstreeError(
-      'invalid-config',
-      `the deployment ${d.checksum.slice(0, 12)} has no readable origin: ${d.originError ?? 'unknown'}`,
-    );
-  }
-  return d;
-}
 
 function cloneOrigin(o: Origin): Origin {
   return {
@@ -205,46 +190,44 @@ export async function runLayeringOperation(ctx: OperationContext, req: LayeringR
   if (req.kind === 'uninstall' || req.kind === 'override-remove' || req.kind === 'override-reset')
     req.packages.forEach((p) => parsePackageArg(p, false));
   if (req.kind === 'override-replace') req.debs.forEach((p) => parsePackageArg(p));
-  const sys0 = await loadSysroot(ctx.sysroot);
-  return withSysrootLock(sys0.path, async () => {
-    const sys = await loadSysroot(ctx.sysroot);
-    cleanLeftovers(sys.repoPath);
-    const dep = mergeDeployment(sys, ctx.osname ?? req.options.osname);
-    const change = await applyRequest(ctx, sys, dep.origin!, req);
-    if (serializeOrigin(change.origin) === serializeOrigin(dep.origin!)) {
-      return { changed: false, summary: 'No change.' };
-    }
-    const built = await buildDeploymentCommit(ctx, {
-      sysroot: sys,
-      baseCommit: dep.baseChecksum,
-      origin: change.origin,
-      etcDir: join(dep.deployPath, 'etc'),
-      cacheOnly: req.options.cacheOnly,
-      dryRun: req.options.dryRun,
-      mustNotBeInBase: change.mustNotBeInBase,
-    });
-    if (req.options.dryRun) {
-      const lines = built.plan ? describePlan(built.plan) : [];
-      for (const l of lines) ctx.progress.message(l);
-      return { changed: false, summary: `Dry run: nothing deployed (${lines.length} change${lines.length === 1 ? '' : 's'} planned).` };
-    }
-    const checksum = await task(ctx.progress, 'Deploying', () =>
-      writeNewDeployment(ctx, sys, { osname: dep.osname, commit: built.commit, origin: change.origin }),
-    );
-    const after = await loadSysroot(sys.path);
-    const fresh = after.deployments.find((d) => d.checksum === checksum && d.osname === dep.osname && !d.staged && d.isDefault);
-    if (fresh && built.layered) mergeUsersIntoEtc(fresh.deployPath);
-    const verb =
-      req.kind === 'install'
-        ? 'Added'
-        : req.kind === 'override-replace'
-          ? 'Replaced'
-          : req.kind === 'override-remove'
-            ? 'Removed'
-            : 'Reset';
-    const summary = `${hasLayering(change.origin) ? 'Layered' : 'Base'} deployment ${checksum.slice(0, 12)} written${after.booted ? ' (staged; reboot to use it)' : ''}. ${verb}: ${change.what.join(', ') || 'nothing'}`;
-    return { changed: true, summary, deployment: checksum, rebootRequested: req.options.reboot };
-  });
+  return changeOrigin(
+    ctx,
+    async (st) => {
+      const change = await applyRequest(ctx, st.sys, st.origin, req);
+      if (serializeOrigin(change.origin) === serializeOrigin(st.origin)) {
+        return { changed: false, summary: 'No change.' };
+      }
+      return {
+        change: {
+          origin: change.origin,
+          base: st.merge.baseChecksum,
+          cacheOnly: req.options.cacheOnly,
+          dryRun: req.options.dryRun,
+          mustNotBeInBase: change.mustNotBeInBase,
+        },
+        dryRunResult: (built) => {
+          const lines = built.plan ? describePlan(built.plan) : [];
+          for (const l of lines) ctx.progress.message(l);
+          return { changed: false, summary: `Dry run: nothing deployed (${lines.length} change${lines.length === 1 ? '' : 's'} planned).` };
+        },
+        result: ({ checksum, staged }) => {
+          const verb =
+            req.kind === 'install'
+              ? 'Added'
+              : req.kind === 'override-replace'
+                ? 'Replaced'
+                : req.kind === 'override-remove'
+                  ? 'Removed'
+                  : 'Reset';
+          const kind = hasLayering(change.origin) ? 'Layered' : 'Base';
+          const when = staged ? ' (staged; reboot to use it)' : '';
+          const summary = `${kind} deployment ${checksum.slice(0, 12)} written${when}. ${verb}: ${change.what.join(', ') || 'nothing'}`;
+          return { changed: true, summary, deployment: checksum, rebootRequested: req.options.reboot };
+        },
+      };
+    },
+    { osname: req.options.osname },
+  );
 }
 
 export async function refreshMetadata(
@@ -252,12 +235,10 @@ export async function refreshMetadata(
   req: Extract<OperationRequest, { kind: 'refresh-md' }>,
 ): Promise<OperationResult> {
   void req;
-  const sys0 = await loadSysroot(ctx.sysroot);
-  return withSysrootLock(sys0.path, async () => {
-    const sys = await loadSysroot(ctx.sysroot);
-    const dep = mergeDeployment(sys, ctx.osname);
-    const tree = { root: dep.deployPath, etc: etcEntriesFor(dep.deployPath, join(dep.deployPath, 'etc')), dirs: aptDirs(sys.path) };
+  return withSysrootLock(ctx.sysroot, async () => {
+    const { sys, merge } = await loadMergeState(ctx);
+    const tree = { root: merge.deployPath, etc: etcEntriesFor(merge.deployPath, join(merge.deployPath, 'etc')), dirs: aptDirs(sys.path) };
     await task(ctx.progress, 'Refreshing APT metadata', () => aptUpdate(tree, ctx.signal));
-    return { changed: true, summary: `APT metadata of ${dep.osname} refreshed in ${tree.dirs.root}` };
+    return { changed: true, summary: `APT metadata of ${merge.osname} refreshed in ${tree.dirs.root}` };
   });
 }

@@ -4,7 +4,7 @@
  */
 import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEBCONF_CACHE, DPKG_DATABASE } from '../compose/layout';
+import { DEBCONF_CACHE, dpkgDatabaseOf } from '../tree/layout';
 
 /** Environment of every sandboxed command: nothing of the caller's. */
 export const SANDBOX_ENV: Record<string, string> = {
@@ -23,13 +23,6 @@ export function baseIsolation(opts: { network: boolean }): string[] {
   for (const [k, v] of Object.entries(SANDBOX_ENV)) a.push('--setenv', k, v);
   a.push('--hostname', 'apt-ostree');
   return a;
-}
-
-/** Where the dpkg database of a tree is (compose layout, or a plain tree's /var/lib/dpkg). */
-export function dpkgDatabaseOf(root: string): string {
-  const usr = join(root, DPKG_DATABASE);
-  if (existsSync(usr)) return usr;
-  return join(root, 'var/lib/dpkg');
 }
 
 /**

@@ -78,6 +78,8 @@ export function addon(): Addon {
     });
   }
   try {
+    // The one dynamic load of the code base: the addon is a compiled .node file
+    // found at run time (Release or Debug build), which `import` cannot name.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     cached = require(path) as Addon;
   } catch (e) {
