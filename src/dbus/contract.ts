@@ -207,7 +207,7 @@ export const METHOD_OPTIONS: Record<string, Record<string, OptSpec>> = {
   Reset: { ...DEPLOY_KEYS },
   RefreshMd: { force: { type: 'b' } },
   UpgradeSystem: { ...UPGRADE_KEYS },
-  DeployCommit: { ...UPGRADE_KEYS },
+  DeployCommit: { ...UPGRADE_KEYS, 'skip-branch-check': { type: 'b' } },
   Rebase: { ...UPGRADE_KEYS },
   Rollback: { reboot: { type: 'b' } },
   ModifyKernelArgs: {
@@ -440,7 +440,11 @@ export function decodeCall(method: string, args: readonly unknown[]): DecodedCal
       case 'UpgradeSystem':
         return { kind: 'upgrade', options: upgradeOpts(o) };
       case 'DeployCommit':
-        return { kind: 'deploy', revision: checkToken('revision', args[0]), options: upgradeOpts(o) };
+        return {
+          kind: 'deploy',
+          revision: checkToken('revision', args[0]),
+          options: { ...upgradeOpts(o), skipBranchCheck: flag(o, 'skip-branch-check') },
+        };
       case 'Rebase':
         return { kind: 'rebase', refspec: checkToken('refspec', args[0]), options: upgradeOpts(o) };
       case 'Rollback':
@@ -564,7 +568,10 @@ export function encodeRequest(req: OperationRequest, opts: { queue?: boolean } =
         'allow-downgrade': u.allowDowngrade,
       });
       if (req.kind === 'upgrade') return call('UpgradeSystem', 'a{sv}', []);
-      if (req.kind === 'deploy') return call('DeployCommit', 'sa{sv}', [req.revision]);
+      if (req.kind === 'deploy') {
+        putFlags(o, { 'skip-branch-check': u.skipBranchCheck });
+        return call('DeployCommit', 'sa{sv}', [req.revision]);
+      }
       return call('Rebase', 'sa{sv}', [req.refspec]);
     }
     case 'rollback':

@@ -11,13 +11,14 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .option('-C, --cache-only', 'use only what is already downloaded')
     .option('-r, --reboot', 'reboot after deploying')
     .option('--unchanged-exit-77', 'exit 77 when nothing changed')
+    .option('--skip-branch-check', "deploy a commit that is not in the history of the origin's ref")
     .action(async (revision, o) => {
       const { executeOperation } = await import('../backend');
       const { reportResult } = await import('../report');
       const r = await executeOperation(globals(), {
         kind: 'deploy',
         revision,
-        options: { cacheOnly: o.cacheOnly === true, reboot: o.reboot === true },
+        options: { cacheOnly: o.cacheOnly === true, reboot: o.reboot === true, skipBranchCheck: o.skipBranchCheck === true },
       });
       reportResult(globals(), r, { unchangedExit77: o.unchangedExit77 });
     });
