@@ -50,6 +50,14 @@ after(async () => {
   await served?.close();
 });
 
+test('deploy of the commit already deployed says "No change." and exits 77 with --unchanged-exit-77, deploying nothing', async () => {
+  const before0 = await ids();
+  const r = await cli('deploy', '--unchanged-exit-77', served.v1);
+  assert.equal(r.code, 77, r.stdout + r.stderr);
+  assert.match(r.stdout, /^No change\.$/m);
+  assert.deepEqual(await ids(), before0);
+});
+
 test('deploy of a commit outside the history of the origin ref is refused; --skip-branch-check deploys it', async () => {
   const before0 = await ids();
   const r = await cli('deploy', other);

@@ -394,8 +394,9 @@ export async function runDeploy(ctx: OperationContext, revision: string, opts: U
     }
     await fetchContent(ctx, st.sys, remote, checksum, opts.cacheOnly, st.origin.refspec);
     const target = await readCommit(st.sys.repoPath, checksum);
-    if (target.checksum === st.merge.baseChecksum && st.origin.overrideCommit === checksum) {
-      return { changed: false, summary: `Already on ${short(checksum)}; nothing to do.` };
+    // Already the merge deployment's base, and deploy changes nothing else of the origin's requests.
+    if (target.checksum === st.merge.baseChecksum) {
+      return { changed: false, summary: 'No change.' };
     }
     if (opts.dryRun) return { changed: false, summary: `Would deploy ${checksum}` };
     const origin: Origin = { ...st.origin, overrideCommit: checksum };
