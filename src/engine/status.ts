@@ -13,7 +13,7 @@ import {
   type AutomaticStatus,
   type AvailableUpdate,
 } from './automatic';
-import { META_PACKAGES } from './ostree/metadata';
+import { META_PACKAGES, META_REMOVED_BASE_PACKAGES } from './ostree/metadata';
 import type { MetadataValue } from './ostree/native';
 import { loadSysroot, type Deployment, type Sysroot } from './sysroot';
 
@@ -92,8 +92,8 @@ function metaToJson(m: Record<string, MetadataValue>): Record<string, JsonValue>
 }
 
 /** Names of the packages a commit records in META_PACKAGES, if it does. */
-function packageNames(meta: Record<string, MetadataValue>): Set<string> | undefined {
-  const raw = meta[META_PACKAGES];
+function packageNames(meta: Record<string, MetadataValue>, key: string = META_PACKAGES): Set<string> | undefined {
+  const raw = meta[key];
   if (typeof raw !== 'string') return undefined;
   try {
     const list = JSON.parse(raw) as unknown;
@@ -114,6 +114,7 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
   const layered = d.baseChecksum !== d.checksum;
   const installed = layered ? packageNames(d.commitMetadata) : undefined;
   const baseInstalled = packageNames(baseMeta);
+  const removed = layered ? packageNames(d.commitMetadata, META_REMOVED_BASE_PACKAGES) : undefined;
   const requested = o?.requestedPackages ?? [];
   const removals = o?.overrideRemove ?? [];
   const replacements = (o?.overrideReplaceLocal ?? []).map((r) => r.nva);
@@ -135,7 +136,15 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
     // What the layered commit really has: requested names it records as installed and its base did not have.
     packages: layered ? (installed ? requested.filter((p) => installed.has(p) && !(baseInstalled?.has(p) ?? false)) : [...requested]) : [],
     'requested-base-removals': [...removals],
-    'base-removals': layered ? (installed ? removals.filter((p) => !installed.has(p)) : [...removals]) : [],
+    // Active removals only (what the layered commit records as removed from its base): a removal
+    // of a package the base does not have is inactive, requested only.
+    'base-removals': layered
+      ? removed
+        ? removals.filter((p) => removed.has(p))
+        : installed
+          ? removals.filter((p) => !installed.has(p))
+          : [...removals]
+      : [],
     'requested-base-local-replacements': [...replacements],
     'base-local-replacements': layered ? [...replacements] : [],
     'regenerate-initramfs': o?.initramfsRegenerate ?? false,
@@ -270,7 +279,10 @@ export function renderStatus(st: StatusJson, opts: RenderOptions = {}): string {
       const replacements = d['requested-base-local-replacements'];
       const requested = d['requested-packages'];
       const local = d['requested-local-packages'];
-      if (removals.length) field('RemovedBasePackages', removals.join(' '));
+      const active = layered ? d['base-removals'] : removals;
+      const inactiveRemovals = removals.filter((p) => !active.includes(p));
+      if (active.length) field('RemovedBasePackages', active.join(' '));
+      if (layered && inactiveRemovals.length) field('InactiveBaseRemovals', inactiveRemovals.join(' '));
       if (replacements.length) field('LocalReplacedPackages', replacements.join(' '));
       if (requested.length) field(layered ? 'LayeredPackages' : 'RequestedPackages', requested.join(' '));
       if (local.length) field('LocalPackages', local.join(' '));

@@ -78,3 +78,39 @@ test('a commit of the history (v2, then v1 again) deploys without --skip-branch-
   assert.equal(r.code, 0, r.stderr);
   assert.equal((await loadSysroot(sysroot)).deployments[0]!.baseChecksum, served.v2);
 });
+
+test('an override remove of a package the new base does not have stays in the origin, inactive, and does not block the update', async () => {
+  // At v2 (which has hello): remove it.
+  const rm = await cli('override', 'remove', 'hello');
+  assert.equal(rm.code, 0, rm.stderr);
+  let d = (await loadSysroot(sysroot)).deployments[0]!;
+  assert.notEqual(d.checksum, d.baseChecksum);
+  // Back to v1, which has no hello.
+  const r = await cli('deploy', served.v1);
+  assert.equal(r.code, 0, r.stderr);
+  d = (await loadSysroot(sysroot)).deployments[0]!;
+  assert.equal(d.baseChecksum, served.v1);
+  assert.equal(
+    sh('ostree', ['rev-parse', `--repo=${sysroot}/ostree/repo`, 'aptostree/base/0']).trim(),
+    served.v1,
+    'a ref keeps the base of the layered deployment from being pruned',
+  );
+  assert.match(readFileSync(d.originPath, 'utf8'), /^remove=hello;$/m, 'the removal stays requested');
+  const st = await cli('status', '--json');
+  assert.equal(st.code, 0, st.stderr);
+  const j = (JSON.parse(st.stdout) as { deployments: StatusDeployment[] }).deployments[0]!;
+  assert.deepEqual(j['requested-base-removals'], ['hello']);
+  assert.deepEqual(j['base-removals'], [], 'not active on this base');
+  const human = await cli('status');
+  assert.match(human.stdout, /InactiveBaseRemovals: hello/);
+  assert.doesNotMatch(firstDeployment(human.stdout), /RemovedBasePackages/);
+  // A new removal of a package the base does not have is still refused, naming it.
+  const bad = await cli('override', 'remove', 'less');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /less is not a package of the base/);
+  // And back to v2: the removal is active again.
+  const up = await cli('upgrade');
+  assert.equal(up.code, 0, up.stderr);
+  const j2 = (JSON.parse((await cli('status', '--json')).stdout) as { deployments: StatusDeployment[] }).deployments[0]!;
+  assert.deepEqual(j2['base-removals'], ['hello']);
+});

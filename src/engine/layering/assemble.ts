@@ -69,6 +69,8 @@ export interface BuildOptions {
   dryRun?: boolean;
   /** Requested names that must not be in the base (new requests without --allow-inactive). */
   mustNotBeInBase?: string[];
+  /** Newly requested removals: these must be packages of the base. */
+  mustBeInBase?: string[];
 }
 
 export interface LayeringPlan {
@@ -184,13 +186,16 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
   }
   const names = requested.filter((p) => !inactive.includes(p));
   const remove: PackageRecord[] = [];
+  const newRemovals = o.mustBeInBase ?? [];
   for (const r of o.origin.overrideRemove) {
     const b = base.get(r);
-    if (!b)
-      throw new AptOstreeError('not-found', `cannot remove ${r}: it is not a package of the base`, {
-        hint: 'apt-ostree db list shows the packages of the base',
+    // A removal the base does not (or no longer) need stays requested, inactive, as in rpm-ostree;
+    // only a new request for a package the base lacks is an error.
+    if (!b && newRemovals.includes(r))
+      throw new AptOstreeError('not-found', `cannot remove ${r}: ${r} is not a package of the base ${o.baseCommit.slice(0, 12)}`, {
+        hint: 'nothing changed; "apt-ostree db list" shows the packages of the base (rpm-ostree users: "rpm-ostree override remove" names base packages only)',
       });
-    remove.push(b);
+    if (b) remove.push(b);
   }
 
   // Local packages come from their commits in the repo.

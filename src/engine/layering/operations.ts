@@ -71,12 +71,15 @@ interface Change {
   what: string[];
   /** Newly requested names that must not be in the base. */
   mustNotBeInBase: string[];
+  /** Newly requested removals, which must be packages of the base. */
+  mustBeInBase?: string[];
 }
 
 async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, req: LayeringRequest): Promise<Change> {
   const o = cloneOrigin(cur);
   const what: string[] = [];
   const mustNotBeInBase: string[] = [];
+  const mustBeInBase: string[] = [];
   switch (req.kind) {
     case 'install': {
       if (req.packages.length === 0) throw usageError('install needs at least one package', 'e.g. apt-ostree install htop');
@@ -139,6 +142,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         if (a.kind !== 'name') continue;
         if (o.overrideRemove.includes(a.name)) throw usageError(`${a.name} is already removed`, 'apt-ostree override reset restores it');
         o.overrideRemove.push(a.name);
+        mustBeInBase.push(a.name);
         what.push(`-${a.name}`);
       }
       break;
@@ -187,7 +191,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
       break;
     }
   }
-  return { origin: o, what, mustNotBeInBase };
+  return { origin: o, what, mustNotBeInBase, mustBeInBase };
 }
 
 function describePlan(plan: LayeringPlan): string[] {
@@ -222,6 +226,7 @@ export async function runLayeringOperation(ctx: OperationContext, req: LayeringR
       cacheOnly: req.options.cacheOnly,
       dryRun: req.options.dryRun,
       mustNotBeInBase: change.mustNotBeInBase,
+      mustBeInBase: change.mustBeInBase,
     });
     if (req.options.dryRun) {
       const lines = built.plan ? describePlan(built.plan) : [];
