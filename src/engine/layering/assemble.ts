@@ -376,7 +376,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
 }
 
 /** Mount points bubblewrap makes in the overlay that are no content of the tree. */
-const MOUNTPOINTS = ['etc', 'var/lib/dpkg', 'var/cache/debconf', 'usr/sbin/policy-rc.d', 'run/apt-ostree-debs'];
+const MOUNTPOINTS = ['etc', 'var/lib/dpkg', 'var/cache/debconf', 'usr/sbin/policy-rc.d', 'run/apt-ostree-debs', 'var/tmp'];
 
 interface DpkgJob {
   remove: string[];
@@ -418,6 +418,15 @@ async function runDpkgOverlay(work: string, root: string, job: DpkgJob, signal: 
     '/tmp',
     '--tmpfs',
     '/run',
+    // Scratch space the scripts may use; mounted over the tree, so never committed.
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/var/tmp',
+    // systemctl, udevadm, journalctl and friends: there is no running system to talk to.
+    '--setenv',
+    'SYSTEMD_OFFLINE',
+    '1',
     '--bind',
     join(merged, DPKG_DATABASE),
     '/var/lib/dpkg',

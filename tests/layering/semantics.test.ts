@@ -1,0 +1,103 @@
+/**
+ * Layering semantics as rpm-ostree defines them, on a directory sysroot of the
+ * Debian base with a fixture archive (its only APT source): the sandbox of the
+ * maintainer scripts, /opt and /usr/local content, local packages of the
+ * base, layered packages that would change the base, refresh-md, and what
+ * status and the commit metadata say.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildArchive, buildDeb, type FixtureArchive, type FixturePackage } from '../lib/archive';
+import { runCliAsync, type RepoServer } from '../lib/http-repo';
+import { sh } from '../lib/env';
+import { makeSysroot, type SysrootFixture } from '../lib/sysroot';
+import { loadSysroot, type Deployment } from '../../src/engine/sysroot';
+
+let sys: SysrootFixture;
+let archive: FixtureArchive;
+let server: RepoServer;
+
+const cli = (...args: string[]): ReturnType<typeof runCliAsync> => runCliAsync(['--sysroot', sys.path, ...args]);
+
+async function deployments(): Promise<Deployment[]> {
+  return (await loadSysroot(sys.path)).deployments;
+}
+
+async function top(): Promise<Deployment> {
+  const d = (await deployments())[0];
+  assert.ok(d, 'a deployment');
+  return d;
+}
+
+const ids = async (): Promise<string[]> => (await deployments()).map((d) => `${d.checksum}.${d.serial}`);
+
+function ok(r: { code: number; stdout: string; stderr: string }, what: string): void {
+  assert.equal(r.code, 0, `${what} failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+/** Paths of a commit (ostree ls -R), relative with a leading /. */
+function commitPaths(rev: string, dir: string): string[] {
+  const out = sh('ostree', ['ls', `--repo=${sys.repo}`, '-R', rev, dir], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[4] ?? '')
+    .filter((p) => p.startsWith('/'));
+}
+
+const fixtures: FixturePackage[] = [
+  {
+    name: 'fx-scripts',
+    version: '1.0',
+    postinst: [
+      'mkdir -p /usr/share/fx-scripts',
+      '{',
+      '  touch /var/tmp/fx-scratch && echo var-tmp=writable || echo var-tmp=failed',
+      '  touch /tmp/fx-scratch && echo tmp=writable || echo tmp=failed',
+      '  touch /run/fx-scratch && echo run=writable || echo run=failed',
+      '  echo "systemd-offline=${SYSTEMD_OFFLINE:-unset}"',
+      "  grep -E '^(Cap(Eff|Prm)|NoNewPrivs):' /proc/self/status",
+      '} > /usr/share/fx-scripts/report',
+    ].join('\n'),
+  },
+  { name: 'fx-opt', version: '1.0', files: { '/opt/fx-opt/bin/fx-opt-tool': '#!/bin/sh\necho fx-opt\n' } },
+  { name: 'fx-local', version: '1.0', files: { '/usr/local/bin/fx-local-tool': '#!/bin/sh\necho fx-local\n' } },
+  // A layered package that needs a newer version of a base package (adduser) that the archive offers.
+  { name: 'fx-needs-newer', version: '1.0', depends: 'adduser (>= 99)' },
+  { name: 'adduser', version: '99.0', files: { '/usr/share/fx-adduser-99/x': 'x\n' } },
+];
+
+describe('layering semantics', { timeout: 20 * 60 * 1000 }, () => {
+  before(async () => {
+    sys = await makeSysroot({ prefix: 'layering-sem' });
+    archive = buildArchive(fixtures, 'layering-sem-archive');
+    const served = await archive.serve();
+    server = served.server;
+    // The fixture archive is the deployment's only source: hermetic, and refresh-md is quick.
+    const d = await top();
+    const apt = join(d.deployPath, 'etc/apt');
+    writeFileSync(join(apt, 'sources.list'), `${served.source}\n`);
+    for (const n of readdirSync(join(apt, 'sources.list.d'))) rmSync(join(apt, 'sources.list.d', n), { force: true });
+  });
+
+  after(async () => {
+    await server?.close();
+    sys?.cleanup();
+    if (archive) sh('rm', ['-rf', archive.dir]);
+  });
+
+  it('maintainer scripts get writable /run, /tmp and /var/tmp, not committed, and SYSTEMD_OFFLINE=1', async () => {
+    ok(await cli('install', 'fx-scripts'), 'install fx-scripts');
+    const d = await top();
+    const report = readFileSync(join(d.deployPath, 'usr/share/fx-scripts/report'), 'utf8');
+    assert.match(report, /^var-tmp=writable$/m, report);
+    assert.match(report, /^tmp=writable$/m, report);
+    assert.match(report, /^run=writable$/m, report);
+    assert.match(report, /^systemd-offline=1$/m, report);
+    const paths = [...commitPaths(d.checksum, '/var'), ...commitPaths(d.checksum, '/usr/lib/tmpfiles.d')];
+    assert.ok(!paths.some((p) => p.includes('fx-scratch')), `nothing of the scratch directories is committed: ${paths.join(' ')}`);
+    const tmpfiles = join(d.deployPath, 'usr/lib/tmpfiles.d/apt-ostree-layered.conf');
+    if (existsSync(tmpfiles)) assert.doesNotMatch(readFileSync(tmpfiles, 'utf8'), /\/var\/tmp|fx-scratch/);
+  });
+});
