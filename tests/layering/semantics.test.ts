@@ -100,4 +100,21 @@ describe('layering semantics', { timeout: 20 * 60 * 1000 }, () => {
     const tmpfiles = join(d.deployPath, 'usr/lib/tmpfiles.d/apt-ostree-layered.conf');
     if (existsSync(tmpfiles)) assert.doesNotMatch(readFileSync(tmpfiles, 'utf8'), /\/var\/tmp|fx-scratch/);
   });
+
+  it('maintainer scripts run without CAP_SYS_ADMIN and cannot regain it, with CAP_CHOWN', async () => {
+    const report = readFileSync(join((await top()).deployPath, 'usr/share/fx-scripts/report'), 'utf8');
+    const eff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(report)?.[1] ?? 'x'}`);
+    const prm = BigInt(`0x${/^CapPrm:\s*([0-9a-f]+)$/m.exec(report)?.[1] ?? 'x'}`);
+    const CAP_CHOWN = 0n;
+    const CAP_MKNOD = 27n;
+    const CAP_SYS_ADMIN = 21n;
+    const CAP_SETFCAP = 31n;
+    const has = (set: bigint, cap: bigint): boolean => ((set >> cap) & 1n) === 1n;
+    assert.ok(!has(eff, CAP_SYS_ADMIN), `CapEff ${eff.toString(16)} has no CAP_SYS_ADMIN`);
+    assert.ok(!has(prm, CAP_SYS_ADMIN), `CapPrm ${prm.toString(16)} has no CAP_SYS_ADMIN`);
+    // No exec (of a setuid program, or of anything as root) gives a dropped capability back.
+    assert.match(report, /^NoNewPrivs:\s*1$/m);
+    assert.ok(!has(eff, CAP_MKNOD), 'no CAP_MKNOD');
+    assert.ok(has(eff, CAP_CHOWN) && has(eff, CAP_SETFCAP), `CapEff ${eff.toString(16)} keeps CAP_CHOWN and CAP_SETFCAP`);
+  });
 });

@@ -50,7 +50,7 @@ import { importDeb, importedFromRef, type ImportedPackage } from './debimport';
 import { dropMountpoints, foldUpper } from './fold';
 import { packageRef } from './names';
 import type { OverlaySpec } from './overlay-run';
-import { baseIsolation, etcEntriesFor } from './sandbox';
+import { baseIsolation, etcEntriesFor, scriptCapabilityArgs } from './sandbox';
 import { addedEntries, readIdTables, writeSysusers } from './users';
 
 /** tmpfiles.d snippet for what layered packages put under /var. */
@@ -402,6 +402,7 @@ async function runDpkgOverlay(work: string, root: string, job: DpkgJob, signal: 
   chmodSync(join(aux, 'systemctl'), 0o755);
   const bw = [
     ...baseIsolation({ network: false }),
+    ...scriptCapabilityArgs(),
     '--bind',
     merged,
     '/',
