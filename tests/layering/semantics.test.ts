@@ -117,4 +117,26 @@ describe('layering semantics', { timeout: 20 * 60 * 1000 }, () => {
     assert.ok(!has(eff, CAP_MKNOD), 'no CAP_MKNOD');
     assert.ok(has(eff, CAP_CHOWN) && has(eff, CAP_SETFCAP), `CapEff ${eff.toString(16)} keeps CAP_CHOWN and CAP_SETFCAP`);
   });
+
+  it('/opt content moves to /usr/lib/opt with a tmpfiles.d symlink; /opt stays a symlink', async () => {
+    ok(await cli('install', 'fx-opt'), 'install fx-opt');
+    const d = await top();
+    assert.ok(lstatSync(join(d.deployPath, 'opt')).isSymbolicLink(), '/opt is still a symlink');
+    assert.equal(readlinkSync(join(d.deployPath, 'opt')), 'var/opt');
+    assert.ok(lstatSync(join(d.deployPath, 'usr/local')).isSymbolicLink(), '/usr/local is still a symlink');
+    assert.equal(readFileSync(join(d.deployPath, 'usr/lib/opt/fx-opt/bin/fx-opt-tool'), 'utf8'), '#!/bin/sh\necho fx-opt\n');
+    const conf = readFileSync(join(d.deployPath, 'usr/lib/tmpfiles.d/apt-ostree-layered.conf'), 'utf8');
+    assert.match(conf, /^L \/var\/opt\/fx-opt - - - - \/usr\/lib\/opt\/fx-opt$/m);
+    assert.ok(!commitPaths(d.checksum, '/usr/share/factory').some((p) => p.includes('fx-opt')), 'not copied into /var');
+  });
+
+  it('/usr/local content is refused, naming the package and the file; nothing deployed', async () => {
+    const before0 = await ids();
+    const r = await cli('install', 'fx-local');
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /fx-local/);
+    assert.match(r.stderr, /\/usr\/local\/bin\/fx-local-tool/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(await ids(), before0);
+  });
 });
