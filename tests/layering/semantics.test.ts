@@ -139,4 +139,15 @@ describe('layering semantics', { timeout: 20 * 60 * 1000 }, () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.deepEqual(await ids(), before0);
   });
+
+  it('a layered package that needs a newer base package is refused, naming the base package and versions', async () => {
+    const before0 = await ids();
+    const r = await cli('install', 'fx-needs-newer');
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /adduser 3\.\S+ -> 99\.0/);
+    assert.match(r.stderr, /override replace/);
+    const dry = await cli('install', '-n', 'fx-needs-newer');
+    assert.equal(dry.code, 1, dry.stdout);
+    assert.deepEqual(await ids(), before0);
+  });
 });

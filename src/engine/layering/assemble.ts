@@ -290,6 +290,19 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     }
   }
   const install = plan.filter((p) => p.action === 'install');
+  // Layering adds packages; a base package changes only by an explicit override replace
+  // (rpm-ostree: "conflicting requests").
+  const baseChanges = install.filter((p) => base.has(p.name) && !locals.some((l) => l.name === p.name && l.version === p.version));
+  if (baseChanges.length > 0) {
+    const list = baseChanges.map((p) => `${p.name} ${base.get(p.name)!.version} -> ${p.version}`).join(', ');
+    throw new AptOstreeError(
+      'apt',
+      `the request would change package${baseChanges.length > 1 ? 's' : ''} of the base: ${list}${names.length > 0 ? ` (needed by ${names.join(', ')})` : ''}; nothing was deployed`,
+      {
+        hint: 'layered packages must work with the base\'s versions: wait for a base that has the newer version ("apt-ostree upgrade"), or replace the base package deliberately with "apt-ostree override replace FILE.deb" (as with rpm-ostree override replace)',
+      },
+    );
+  }
   const result: LayeringPlan = { install, remove, inactive };
   if (o.dryRun) return { commit: o.baseCommit, layered: true, plan: result, timings };
 
