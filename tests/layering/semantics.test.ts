@@ -150,4 +150,22 @@ describe('layering semantics', { timeout: 20 * 60 * 1000 }, () => {
     assert.equal(dry.code, 1, dry.stdout);
     assert.deepEqual(await ids(), before0);
   });
+
+  it('a local .deb of a base package, or of one an override removed, is refused with a hint to override replace', async () => {
+    const before0 = await ids();
+    const own = buildDeb(archive.dir, { name: 'adduser', version: '3.134+local1', files: { '/usr/share/fx-local-adduser': 'x\n' } });
+    const r = await cli('install', own);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /adduser is a package of the base/);
+    assert.match(r.stderr, /override replace/);
+    assert.deepEqual(await ids(), before0);
+    ok(await cli('override', 'remove', 'e2fsprogs'), 'override remove e2fsprogs');
+    const removed = await ids();
+    const e2 = buildDeb(archive.dir, { name: 'e2fsprogs', version: '99.0', files: { '/usr/share/fx-e2': 'x\n' } });
+    const r2 = await cli('install', e2);
+    assert.equal(r2.code, 1, r2.stdout);
+    assert.match(r2.stderr, /e2fsprogs was removed from the base/);
+    assert.match(r2.stderr, /override reset e2fsprogs[\s\S]*override replace/);
+    assert.deepEqual(await ids(), removed);
+  });
 });

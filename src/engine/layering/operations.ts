@@ -13,7 +13,8 @@ import { task } from '../progress';
 import { loadSysroot, withSysrootLock, writeNewDeployment, type Deployment, type Sysroot } from '../sysroot';
 import { aptDirs, aptUpdate } from './apt';
 import { buildDeploymentCommit, cleanLeftovers, type LayeringPlan } from './assemble';
-import { importDeb } from './debimport';
+import { readCommitPackages } from '../updates/commits';
+import { debControl, importDeb } from './debimport';
 import { nva, parsePackageArg } from './names';
 import { etcEntriesFor } from './sandbox';
 import { mergeUsersIntoEtc } from './users';
@@ -75,7 +76,38 @@ interface Change {
   mustBeInBase?: string[];
 }
 
-async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, req: LayeringRequest): Promise<Change> {
+/**
+ * install takes new packages: a local .deb of a package of the base (or of one
+ * an override removed) is refused before anything is imported, as rpm-ostree
+ * refuses a local package that is already in the base.
+ */
+async function refuseLocalBasePackages(ctx: OperationContext, sys: Sysroot, baseCommit: string, o: Origin, paths: string[]): Promise<void> {
+  const base = new Map((await readCommitPackages(sys.repoPath, baseCommit)).packages.map((p) => [p.name, p.version]));
+  for (const path of paths) {
+    const name = (await debControl(path, ctx.signal)).fields.get('Package')!;
+    if (o.overrideRemove.includes(name)) {
+      throw new AptOstreeError(
+        'usage',
+        `${name} was removed from the base (override remove): ${path} cannot be installed as a new package; nothing changed`,
+        {
+          hint: `to use this build in place of the base's: "apt-ostree override reset ${name}", then "apt-ostree override replace ${path}" (as with rpm-ostree override reset / override replace)`,
+        },
+      );
+    }
+    const v = base.get(name);
+    if (v !== undefined) {
+      throw new AptOstreeError(
+        'usage',
+        `${name} is a package of the base (version ${v}): ${path} cannot be installed as a new package; nothing changed`,
+        {
+          hint: `to use this build in place of the base's, run "apt-ostree override replace ${path}" (rpm-ostree: "rpm-ostree override replace")`,
+        },
+      );
+    }
+  }
+}
+
+async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, req: LayeringRequest, baseCommit?: string): Promise<Change> {
   const o = cloneOrigin(cur);
   const what: string[] = [];
   const mustNotBeInBase: string[] = [];
@@ -94,11 +126,9 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         if (!req.options.allowInactive) mustNotBeInBase.push(a.name);
         what.push(`${a.name}`);
       }
-      const locals = await importLocal(
-        ctx,
-        sys,
-        args.flatMap((a) => (a.kind === 'local' ? [a.path] : [])),
-      );
+      const localPaths = args.flatMap((a) => (a.kind === 'local' ? [a.path] : []));
+      if (localPaths.length > 0 && baseCommit) await refuseLocalBasePackages(ctx, sys, baseCommit, o, localPaths);
+      const locals = await importLocal(ctx, sys, localPaths);
       for (const l of locals) {
         if (o.requestedLocalPackages.some((x) => x.sha256 === l.sha256)) {
           if (req.options.idempotent) continue;
@@ -214,7 +244,7 @@ export async function runLayeringOperation(ctx: OperationContext, req: LayeringR
     const sys = await loadSysroot(ctx.sysroot);
     cleanLeftovers(sys.repoPath);
     const dep = mergeDeployment(sys, ctx.osname ?? req.options.osname);
-    const change = await applyRequest(ctx, sys, dep.origin!, req);
+    const change = await applyRequest(ctx, sys, dep.origin!, req, dep.baseChecksum);
     if (serializeOrigin(change.origin) === serializeOrigin(dep.origin!)) {
       return { changed: false, summary: 'No change.' };
     }
