@@ -140,6 +140,13 @@ describe('layering semantics', { timeout: 20 * 60 * 1000 }, () => {
     assert.deepEqual(await ids(), before0);
   });
 
+  it('uninstall --idempotent of a package that is not layered is a no-op (exit 77 with --unchanged-exit-77)', async () => {
+    const before0 = await ids();
+    const r = await cli('uninstall', '--idempotent', '--unchanged-exit-77', 'fx-never-installed');
+    assert.equal(r.code, 77, r.stdout + r.stderr);
+    assert.deepEqual(await ids(), before0);
+  });
+
   it('a layered package that needs a newer base package is refused, naming the base package and versions', async () => {
     const before0 = await ids();
     const r = await cli('install', 'fx-needs-newer');

@@ -7,6 +7,7 @@ export function register(program: Command, globals: () => GlobalOptions): void {
     .description('Remove layered packages in a new deployment')
     .argument('[packages...]', 'layered package names')
     .option('--all', 'remove every layered package')
+    .option('--idempotent', 'do nothing for a package that is not layered')
     .option('-n, --dry-run', 'show what would change; deploy nothing')
     .option('-C, --cache-only', 'use only cached APT metadata and packages (no network)')
     .option('-y, --assumeyes', 'accepted for compatibility (never asks)')
@@ -19,7 +20,12 @@ export function register(program: Command, globals: () => GlobalOptions): void {
         kind: 'uninstall',
         packages,
         all: o.all === true,
-        options: { dryRun: o.dryRun === true, cacheOnly: o.cacheOnly === true, reboot: o.reboot === true },
+        options: {
+          dryRun: o.dryRun === true,
+          cacheOnly: o.cacheOnly === true,
+          reboot: o.reboot === true,
+          idempotent: o.idempotent === true,
+        },
       });
       reportResult(globals(), r, { unchangedExit77: o.unchangedExit77 });
     });

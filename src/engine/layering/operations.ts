@@ -155,6 +155,8 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
           o.requestedPackages = o.requestedPackages.filter((x) => x !== a.name);
         } else if (o.requestedLocalPackages.some((l) => nameOfNva(l.nva) === a.name)) {
           o.requestedLocalPackages = o.requestedLocalPackages.filter((l) => nameOfNva(l.nva) !== a.name);
+        } else if (req.options.idempotent) {
+          continue;
         } else {
           throw notFound(
             `${a.name} is not a layered package`,
