@@ -175,4 +175,17 @@ describe('layering semantics', { timeout: 20 * 60 * 1000 }, () => {
     assert.match(r2.stderr, /override reset e2fsprogs[\s\S]*override replace/);
     assert.deepEqual(await ids(), removed);
   });
+
+  it('refresh-md keeps unchanged metadata; refresh-md -f downloads it again', async () => {
+    ok(await cli('refresh-md'), 'refresh-md');
+    server.resetStats();
+    ok(await cli('refresh-md'), 'refresh-md again');
+    assert.ok(!server.requests.some((p) => /Packages/.test(p)), `unchanged lists are not downloaded again: ${server.requests.join(' ')}`);
+    server.resetStats();
+    ok(await cli('refresh-md', '-f'), 'refresh-md -f');
+    assert.ok(
+      server.requests.some((p) => /Packages/.test(p)),
+      `-f downloads the package lists again: ${server.requests.join(' ')}`,
+    );
+  });
 });

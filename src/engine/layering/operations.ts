@@ -5,6 +5,7 @@
  * deployment; the previous default stays as the rollback and no existing
  * deployment is modified.
  */
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError, notFound, usageError } from '../errors';
 import type { OperationContext, OperationRequest, OperationResult } from '../operations/types';
@@ -288,13 +289,30 @@ export async function refreshMetadata(
   ctx: OperationContext,
   req: Extract<OperationRequest, { kind: 'refresh-md' }>,
 ): Promise<OperationResult> {
-  void req;
+  const force = req.options.force === true;
   const sys0 = await loadSysroot(ctx.sysroot);
   return withSysrootLock(sys0.path, async () => {
     const sys = await loadSysroot(ctx.sysroot);
     const dep = mergeDeployment(sys, ctx.osname);
     const tree = { root: dep.deployPath, etc: etcEntriesFor(dep.deployPath, join(dep.deployPath, 'etc')), dirs: aptDirs(sys.path) };
-    await task(ctx.progress, 'Refreshing APT metadata', () => aptUpdate(tree, ctx.signal));
-    return { changed: true, summary: `APT metadata of ${dep.osname} refreshed in ${tree.dirs.root}` };
+    // apt-get update keeps the lists the server did not change; -f sets the cached ones aside so that
+    // all are downloaded again (they come back if that fails).
+    const aside = force ? `${tree.dirs.lists}.old` : undefined;
+    if (aside) {
+      rmSync(aside, { recursive: true, force: true });
+      renameSync(tree.dirs.lists, aside);
+      mkdirSync(join(tree.dirs.lists, 'partial'), { recursive: true });
+    }
+    try {
+      await task(ctx.progress, force ? 'Downloading the APT metadata again' : 'Refreshing APT metadata', () => aptUpdate(tree, ctx.signal));
+    } catch (e) {
+      if (aside) {
+        rmSync(tree.dirs.lists, { recursive: true, force: true });
+        renameSync(aside, tree.dirs.lists);
+      }
+      throw e;
+    }
+    if (aside) rmSync(aside, { recursive: true, force: true });
+    return { changed: true, summary: `APT metadata of ${dep.osname} ${force ? 'downloaded again' : 'refreshed'} in ${tree.dirs.root}` };
   });
 }
