@@ -118,6 +118,17 @@ describe('layering semantics', { timeout: 20 * 60 * 1000 }, () => {
     assert.ok(has(eff, CAP_CHOWN) && has(eff, CAP_SETFCAP), `CapEff ${eff.toString(16)} keeps CAP_CHOWN and CAP_SETFCAP`);
   });
 
+  it('status: base-checksum only on layered deployments; layered commits carry ostree.bootable', async () => {
+    const r = await cli('status', '--json');
+    ok(r, 'status --json');
+    const j = JSON.parse(r.stdout) as { deployments: { checksum: string; 'base-checksum'?: string }[] };
+    const [layered, base] = j.deployments;
+    assert.equal(layered!['base-checksum'], sys.checksum);
+    assert.ok(!('base-checksum' in base!), 'no base-checksum on a deployment that is its own base');
+    const d = await top();
+    assert.equal(d.commitMetadata['ostree.bootable'], true);
+  });
+
   it('/opt content moves to /usr/lib/opt with a tmpfiles.d symlink; /opt stays a symlink', async () => {
     ok(await cli('install', 'fx-opt'), 'install fx-opt');
     const d = await top();

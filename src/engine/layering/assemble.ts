@@ -43,7 +43,7 @@ import {
   META_REPLACED_BASE_PACKAGES,
   type PackageRecord,
 } from '../ostree/metadata';
-import { checkoutHardlinks, commitTree, packagesJson } from '../ostree/repo';
+import { checkoutHardlinks, commitTree, packagesJson, readCommitMetadataString } from '../ostree/repo';
 import { task } from '../progress';
 import type { Sysroot } from '../sysroot';
 import {
@@ -377,6 +377,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       const layeredRequested = names
         .filter((n) => after.has(n.replace(/:.*$/, '')))
         .concat(o.origin.requestedLocalPackages.map((l) => parseNva(l.nva).name));
+      const endOfLife = await readCommitMetadataString(repo, o.baseCommit, 'ostree.endoflife');
       const commit = await commitTree({
         repo,
         tree: { dir: root },
@@ -391,7 +392,9 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
           [META_REMOVED_BASE_PACKAGES]: packagesJson(remove),
           [META_REPLACED_BASE_PACKAGES]: JSON.stringify(replaced),
         },
-        keepMetadata: ['version'],
+        keepMetadata: ['version', ...(endOfLife !== undefined ? ['ostree.endoflife'] : [])],
+        // ostree.bootable and ostree.linux, as on a base commit (ostree needs the kernel for it).
+        extraArgs: hasKernel(root) ? ['--bootable'] : [],
         linkCheckoutSpeedup: true,
         noBindings: true,
         signal,
@@ -600,6 +603,11 @@ async function refuseUsrLocal(repo: string, p: ImportedPackage, signal: AbortSig
       hint: '/usr/local is a symlink to /var/usrlocal, which belongs to the running system, not to the image; install such software into /usr/local on the running system instead (rpm-ostree refuses these packages as well)',
     },
   );
+}
+
+function hasKernel(root: string): boolean {
+  const modules = join(root, 'usr/lib/modules');
+  return existsSync(modules) && readdirSync(modules).some((k) => existsSync(join(modules, k, 'vmlinuz')));
 }
 
 function isSymlink(p: string): boolean {
