@@ -32,3 +32,19 @@ test("status shows the base commit's ostree.endoflife (JSON endoflife, text EndO
   const t = cli(['status']);
   assert.match(t.stdout, new RegExp(`EndOfLife: ${EOL}`));
 });
+
+test('kargs --append-if-missing=KEY=VALUE adds the argument unless that exact KEY=VALUE is there', () => {
+  assert.equal(cli(['kargs', '--append=root=/dev/vda']).code, 0);
+  const r = cli(['kargs', '--append-if-missing=root=/dev/sda']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(cli(['kargs']).stdout, 'root=/dev/vda root=/dev/sda\n');
+  const again = cli(['kargs', '--append-if-missing=root=/dev/sda', '--unchanged-exit-77']);
+  assert.equal(again.code, 77, again.stdout + again.stderr);
+  assert.equal(cli(['kargs']).stdout, 'root=/dev/vda root=/dev/sda\n');
+});
+
+test('kargs --editor runs $EDITOR through the shell, with its arguments and quotes', () => {
+  const r = cli(['kargs', '--editor'], { EDITOR: "sed -i 's/$/ X=1/'", VISUAL: '' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(cli(['kargs']).stdout, 'root=/dev/vda root=/dev/sda X=1\n');
+});
