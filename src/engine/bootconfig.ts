@@ -101,7 +101,7 @@ function checkSyntax(option: string, values: readonly string[]): void {
 
 /**
  * Apply rpm-ostree's kargs edits to `current`: delete, then replace, then
- * append, then append-if-missing. Pure; throws a usage error on an edit that
+ * append, then append-if-missing (when that exact argument is absent). Pure; throws a usage error on an edit that
  * cannot apply (deleting or replacing what is not there).
  */
 export function editKargs(current: readonly string[], e: KargEdits): string[] {
@@ -161,7 +161,8 @@ export function editKargs(current: readonly string[], e: KargEdits): string[] {
   }
 
   for (const a of e.append) list.push(a);
-  for (const a of e.appendIfMissing) if (!list.some((k) => keyOf(k) === keyOf(a))) list.push(a);
+  // The whole KEY=VALUE decides, as in rpm-ostree: console=ttyS0 is added even when console=tty0 is there.
+  for (const a of e.appendIfMissing) if (!list.includes(a)) list.push(a);
   return list;
 }
 

@@ -21,6 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AptOstreeError, CancelledError } from './errors';
+import { run } from './exec';
 import { parseOrigin, serializeOrigin, type Origin } from './origin';
 import { META_BASE_CHECKSUM, META_CLIENT_LAYER, META_VERSION } from './ostree/metadata';
 import * as admin from './ostree/admin';
@@ -252,6 +253,7 @@ export async function writeNewDeployment(ctx: OperationContext, sysroot: Sysroot
       throw new AptOstreeError('not-found', `${opts.commit} is not in the sysroot's repository ${sysroot.repoPath}`);
     }
     if (opts.kargs) validateKargs(opts.kargs);
+    await keepBaseCommits(sysroot, checksum, ctx.signal);
     const dir = mkdtempSync(join(tmpdir(), 'apt-ostree-origin-'));
     try {
       const originFile = join(dir, 'origin');
@@ -272,6 +274,50 @@ export async function writeNewDeployment(ctx: OperationContext, sysroot: Sysroot
     }
     return checksum;
   });
+}
+
+/** Refs that keep the base commits of layered deployments (rpm-ostree: rpmostree/base/N). */
+export const BASE_REF_PREFIX = 'aptostree/base/';
+
+/**
+ * Point aptostree/base/0..N at the base commits of the layered deployments
+ * (the existing ones and `commit`'s), dropping the others: a layered commit's
+ * parent is no ref of its own, and the prune that follows a deploy would
+ * otherwise delete it, and with it what status, db and the next layering
+ * operation read from the base.
+ */
+async function keepBaseCommits(sysroot: Sysroot, commit: string, signal: AbortSignal): Promise<void> {
+  const repo = sysroot.repoPath;
+  const bases: string[] = [];
+  const add = (c: string | undefined): void => {
+    if (c && /^[0-9a-f]{64}$/.test(c) && !bases.includes(c) && existsSync(join(repo, 'objects', c.slice(0, 2), `${c.slice(2)}.commit`)))
+      bases.push(c);
+  };
+  const own = commitInfoOrUndefined(repo, commit)?.metadata;
+  if (own?.[META_CLIENT_LAYER] === 'true' || own?.[META_CLIENT_LAYER] === true) add(String(own[META_BASE_CHECKSUM] ?? ''));
+  for (const d of sysroot.deployments) if (d.baseChecksum !== d.checksum) add(d.baseChecksum);
+  const listed = await run('ostree', ['refs', `--repo=${repo}`, '--list', BASE_REF_PREFIX.replace(/\/$/, '')], {
+    errorCode: 'ostree',
+    okCodes: [1],
+    signal,
+  });
+  const existing = listed.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .map((r) => (r.startsWith(BASE_REF_PREFIX) ? r : `${BASE_REF_PREFIX}${r}`));
+  for (const [i, c] of bases.entries()) {
+    await run('ostree', ['refs', `--repo=${repo}`, '--force', `--create=${BASE_REF_PREFIX}${i}`, c], {
+      errorCode: 'ostree',
+      what: `keeping the base commit ${c.slice(0, 12)}`,
+      signal,
+    });
+  }
+  for (const r of existing) {
+    const n = Number(r.slice(BASE_REF_PREFIX.length));
+    if (!Number.isInteger(n) || n >= bases.length)
+      await run('ostree', ['refs', `--repo=${repo}`, '--delete', r], { errorCode: 'ostree', what: `deleting the ref ${r}`, signal });
+  }
 }
 
 /** A kernel argument must be KEY or KEY=VALUE, with no spaces outside quotes and no newlines. */

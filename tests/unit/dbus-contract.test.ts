@@ -38,6 +38,7 @@ const REQUESTS: OperationRequest[] = [
   { kind: 'refresh-md', options: { force: true } },
   { kind: 'upgrade', options: { ...U, check: true } },
   { kind: 'deploy', revision: 'version=2.0', options: { ...U, allowDowngrade: true } },
+  { kind: 'deploy', revision: 'a'.repeat(64), options: { ...U, skipBranchCheck: true } },
   { kind: 'rebase', refspec: 'origin:debian/13/x86_64/stable', options: { ...U, downloadOnly: true } },
   { kind: 'rollback', options: { reboot: false } },
   {
@@ -102,6 +103,10 @@ test('options and arguments are validated: unknown keys, types, names, sizes', (
     /must be of type b \(got s\)/,
   );
   assert.throws(() => decodeCall('Rollback', [o('check', { signature: 'b', value: true })]), /unknown option "check" for Rollback/);
+  assert.throws(
+    () => decodeCall('UpgradeSystem', [o('skip-branch-check', { signature: 'b', value: true })]),
+    /unknown option "skip-branch-check" for UpgradeSystem/,
+  );
   assert.throws(() => decodeCall('InstallPackages', [['Bad_Name'], {}]), /not a valid package name/);
   assert.throws(() => decodeCall('InstallPackages', [['-rf'], {}]), /not a valid package name/);
   assert.throws(() => decodeCall('InstallPackages', [['x.deb'], {}]), /absolute path/);

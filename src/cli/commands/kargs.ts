@@ -47,9 +47,8 @@ async function editInEditor(sysrootPath: string): Promise<string[]> {
       `${(d?.kargs ?? []).join(' ')}\n# Kernel arguments of the default deployment, on one or more lines.\n# Lines starting with '#' are ignored. Save and quit to apply.\n`,
     );
     const editor = process.env.VISUAL || process.env.EDITOR || 'vi';
-    // The editor variable may carry arguments ("code --wait"): split on spaces, no shell.
-    const [cmd, ...args] = editor.split(/\s+/).filter((x) => x !== '');
-    const r = spawnSync(cmd ?? 'vi', [...args, file], { stdio: 'inherit' });
+    // As git and rpm-ostree do: the variable is shell text ("code --wait", quotes), the file its last argument.
+    const r = spawnSync('sh', ['-c', `${editor} "$1"`, 'sh', file], { stdio: 'inherit' });
     if (r.error || r.status !== 0) {
       throw new AptOstreeError(
         'usage',

@@ -130,6 +130,8 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
           [META_INPUTS]: inputsChecksum,
         },
         consume: true,
+        // ostree.bootable and ostree.linux (the tree always has a kernel here, placeholder or real).
+        extraArgs: ['--bootable'],
         gpgSign: o.gpgSign,
         signal,
       }),

@@ -79,6 +79,8 @@ export interface OriginChange {
   dryRun?: boolean;
   /** Newly requested package names that must not be in the base. */
   mustNotBeInBase?: string[];
+  /** Newly requested removals: these must be packages of the base. */
+  mustBeInBase?: string[];
 }
 
 /** What the pipeline made. */
@@ -122,6 +124,7 @@ export async function changeOrigin(
       cacheOnly: change.cacheOnly,
       dryRun: change.dryRun,
       mustNotBeInBase: change.mustNotBeInBase,
+      mustBeInBase: change.mustBeInBase,
     });
     if (change.dryRun) return step.dryRunResult ? step.dryRunResult(build) : { changed: false, summary: 'Dry run: nothing deployed.' };
     const checksum = await task(ctx.progress, 'Writing the deployment', () =>

@@ -6,6 +6,7 @@
  * the previous default stays as the rollback and no existing deployment is
  * modified.
  */
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { changeOrigin, loadMergeState } from '../deployment/pipeline';
 import { AptOstreeError, notFound, usageError } from '../errors';
@@ -15,7 +16,8 @@ import { task } from '../progress';
 import { withSysrootLock, type Sysroot } from '../sysroot';
 import { aptDirs, aptUpdate } from './apt';
 import type { LayeringPlan } from './assemble';
-import { importDeb } from './debimport';
+import { debControl, importDeb } from './debimport';
+import { readCommitPackages } from '../updates/commits';
 import { nva, parsePackageArg } from './names';
 import { etcEntriesFor } from './sandbox';
 
@@ -56,12 +58,46 @@ interface Change {
   what: string[];
   /** Newly requested names that must not be in the base. */
   mustNotBeInBase: string[];
+  /** Newly requested removals, which must be packages of the base. */
+  mustBeInBase?: string[];
 }
 
-async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, req: LayeringRequest): Promise<Change> {
+/**
+ * install takes new packages: a local .deb of a package of the base (or of one
+ * an override removed) is refused before anything is imported, as rpm-ostree
+ * refuses a local package that is already in the base.
+ */
+async function refuseLocalBasePackages(ctx: OperationContext, sys: Sysroot, baseCommit: string, o: Origin, paths: string[]): Promise<void> {
+  const base = new Map((await readCommitPackages(sys.repoPath, baseCommit)).packages.map((p) => [p.name, p.version]));
+  for (const path of paths) {
+    const name = (await debControl(path, ctx.signal)).fields.get('Package')!;
+    if (o.overrideRemove.includes(name)) {
+      throw new AptOstreeError(
+        'usage',
+        `${name} was removed from the base (override remove): ${path} cannot be installed as a new package; nothing changed`,
+        {
+          hint: `to use this build in place of the base's: "apt-ostree override reset ${name}", then "apt-ostree override replace ${path}" (as with rpm-ostree override reset / override replace)`,
+        },
+      );
+    }
+    const v = base.get(name);
+    if (v !== undefined) {
+      throw new AptOstreeError(
+        'usage',
+        `${name} is a package of the base (version ${v}): ${path} cannot be installed as a new package; nothing changed`,
+        {
+          hint: `to use this build in place of the base's, run "apt-ostree override replace ${path}" (rpm-ostree: "rpm-ostree override replace")`,
+        },
+      );
+    }
+  }
+}
+
+async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, req: LayeringRequest, baseCommit?: string): Promise<Change> {
   const o = cloneOrigin(cur);
   const what: string[] = [];
   const mustNotBeInBase: string[] = [];
+  const mustBeInBase: string[] = [];
   switch (req.kind) {
     case 'install': {
       if (req.packages.length === 0) throw usageError('install needs at least one package', 'e.g. apt-ostree install htop');
@@ -76,11 +112,9 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         if (!req.options.allowInactive) mustNotBeInBase.push(a.name);
         what.push(`${a.name}`);
       }
-      const locals = await importLocal(
-        ctx,
-        sys,
-        args.flatMap((a) => (a.kind === 'local' ? [a.path] : [])),
-      );
+      const localPaths = args.flatMap((a) => (a.kind === 'local' ? [a.path] : []));
+      if (localPaths.length > 0 && baseCommit) await refuseLocalBasePackages(ctx, sys, baseCommit, o, localPaths);
+      const locals = await importLocal(ctx, sys, localPaths);
       for (const l of locals) {
         if (o.requestedLocalPackages.some((x) => x.sha256 === l.sha256)) {
           if (req.options.idempotent) continue;
@@ -107,6 +141,8 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
           o.requestedPackages = o.requestedPackages.filter((x) => x !== a.name);
         } else if (o.requestedLocalPackages.some((l) => nameOfNva(l.nva) === a.name)) {
           o.requestedLocalPackages = o.requestedLocalPackages.filter((l) => nameOfNva(l.nva) !== a.name);
+        } else if (req.options.idempotent) {
+          continue;
         } else {
           throw notFound(
             `${a.name} is not a layered package`,
@@ -124,6 +160,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         if (a.kind !== 'name') continue;
         if (o.overrideRemove.includes(a.name)) throw usageError(`${a.name} is already removed`, 'apt-ostree override reset restores it');
         o.overrideRemove.push(a.name);
+        mustBeInBase.push(a.name);
         what.push(`-${a.name}`);
       }
       break;
@@ -172,7 +209,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
       break;
     }
   }
-  return { origin: o, what, mustNotBeInBase };
+  return { origin: o, what, mustNotBeInBase, mustBeInBase };
 }
 
 function describePlan(plan: LayeringPlan): string[] {
@@ -193,7 +230,7 @@ export async function runLayeringOperation(ctx: OperationContext, req: LayeringR
   return changeOrigin(
     ctx,
     async (st) => {
-      const change = await applyRequest(ctx, st.sys, st.origin, req);
+      const change = await applyRequest(ctx, st.sys, st.origin, req, st.merge.baseChecksum);
       if (serializeOrigin(change.origin) === serializeOrigin(st.origin)) {
         return { changed: false, summary: 'No change.' };
       }
@@ -204,6 +241,7 @@ export async function runLayeringOperation(ctx: OperationContext, req: LayeringR
           cacheOnly: req.options.cacheOnly,
           dryRun: req.options.dryRun,
           mustNotBeInBase: change.mustNotBeInBase,
+          mustBeInBase: change.mustBeInBase,
         },
         dryRunResult: (built) => {
           const lines = built.plan ? describePlan(built.plan) : [];
@@ -234,11 +272,28 @@ export async function refreshMetadata(
   ctx: OperationContext,
   req: Extract<OperationRequest, { kind: 'refresh-md' }>,
 ): Promise<OperationResult> {
-  void req;
+  const force = req.options.force === true;
   return withSysrootLock(ctx.sysroot, async () => {
     const { sys, merge } = await loadMergeState(ctx);
     const tree = { root: merge.deployPath, etc: etcEntriesFor(merge.deployPath, join(merge.deployPath, 'etc')), dirs: aptDirs(sys.path) };
-    await task(ctx.progress, 'Refreshing APT metadata', () => aptUpdate(tree, ctx.signal));
-    return { changed: true, summary: `APT metadata of ${merge.osname} refreshed in ${tree.dirs.root}` };
+    // apt-get update keeps the lists the server did not change; -f sets the cached ones aside so that
+    // all are downloaded again (they come back if that fails).
+    const aside = force ? `${tree.dirs.lists}.old` : undefined;
+    if (aside) {
+      rmSync(aside, { recursive: true, force: true });
+      renameSync(tree.dirs.lists, aside);
+      mkdirSync(join(tree.dirs.lists, 'partial'), { recursive: true });
+    }
+    try {
+      await task(ctx.progress, force ? 'Downloading the APT metadata again' : 'Refreshing APT metadata', () => aptUpdate(tree, ctx.signal));
+    } catch (e) {
+      if (aside) {
+        rmSync(tree.dirs.lists, { recursive: true, force: true });
+        renameSync(aside, tree.dirs.lists);
+      }
+      throw e;
+    }
+    if (aside) rmSync(aside, { recursive: true, force: true });
+    return { changed: true, summary: `APT metadata of ${merge.osname} ${force ? 'downloaded again' : 'refreshed'} in ${tree.dirs.root}` };
   });
 }

@@ -26,6 +26,34 @@ export function baseIsolation(opts: { network: boolean }): string[] {
 }
 
 /**
+ * The capabilities dpkg and the maintainer scripts keep (all others are
+ * dropped; bubblewrap also sets no_new_privs, so no exec, of a setuid program
+ * or of anything as root, gives one back): owning
+ * and moding files of any owner (CHOWN, FOWNER, FSETID, DAC_OVERRIDE,
+ * DAC_READ_SEARCH), running a command as another user or group (SETUID,
+ * SETGID: su, runuser, setpriv), and file capabilities (SETFCAP: setcap in
+ * a postinst, e.g. ping's). Not kept: MKNOD (packages ship no device nodes;
+ * /dev is bubblewrap's own), SYS_ADMIN (no mounts), NET_* (no network), KILL,
+ * SYS_CHROOT, SYS_MODULE, SYS_TIME and the rest: nothing a package's
+ * configuration of a tree that is not running needs.
+ */
+export const SCRIPT_CAPABILITIES: readonly string[] = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_DAC_READ_SEARCH',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_SETUID',
+  'CAP_SETGID',
+  'CAP_SETFCAP',
+];
+
+/** bwrap arguments (after baseIsolation) that leave only SCRIPT_CAPABILITIES. */
+export function scriptCapabilityArgs(): string[] {
+  return ['--cap-drop', 'ALL', ...SCRIPT_CAPABILITIES.flatMap((c) => ['--cap-add', c])];
+}
+
+/**
  * A read-only view of the tree at `root` (a checkout) as /, built on a tmpfs
  * so that mount points can be made without writing into the checkout:
  * top-level directories bound read-only, top-level symlinks recreated, /etc

@@ -246,6 +246,12 @@ export const UPGRADE_OPTIONS: readonly OptionSpec[] = [
   busOnly(DRY_RUN),
 ];
 
+/** The options of deploy: those of upgrade it offers, and the branch check it can skip. */
+const DEPLOY_COMMIT_OPTIONS: readonly OptionSpec[] = [
+  ...UPGRADE_OPTIONS.map((o) => (o.long === 'cache-only' || o.long === 'reboot' ? o : busOnly(o))),
+  flag('skip-branch-check', "deploy a commit that is not in the history of the origin's ref", { field: 'skipBranchCheck' }),
+];
+
 /** --queue: derived for every queueable operation (the a{sv} key "queue", accepted by every transaction method). */
 export const QUEUE_OPTION: OptionSpec = flag('queue', 'if another transaction is in progress, wait for it instead of failing');
 
@@ -506,13 +512,13 @@ export const OPERATIONS = [
     description:
       "Deploy a given revision of the deployment's refspec (pinned in the origin until the next upgrade); layered packages are kept",
     positionals: [{ name: 'revision', help: 'a commit checksum, or version=VERSION', required: true }],
-    options: UPGRADE_OPTIONS.map((o) => (o.long === 'cache-only' || o.long === 'reboot' ? o : busOnly(o))),
+    options: DEPLOY_COMMIT_OPTIONS,
     traits: CHANGE_TRAITS,
     dbus: txMethod('DeployCommit', [{ name: 'revision', type: 's', check: 'token' }]),
     polkit: POLKIT.deploy,
     title: (r) => `deploy ${r.revision}`,
-    build: (v) => ({ kind: 'deploy', revision: v.args.revision as string, options: fields(UPGRADE_OPTIONS, v) as UpgradeOptions }),
-    values: (r) => ({ args: { revision: r.revision }, options: keys(UPGRADE_OPTIONS, r.options) }),
+    build: (v) => ({ kind: 'deploy', revision: v.args.revision as string, options: fields(DEPLOY_COMMIT_OPTIONS, v) as UpgradeOptions }),
+    values: (r) => ({ args: { revision: r.revision }, options: keys(DEPLOY_COMMIT_OPTIONS, r.options) }),
     runner: {
       module: 'upgrade',
       run: (m, ctx, req) => m.runDeploy(ctx, (req as Req<'deploy'>).revision, (req as Req<'deploy'>).options),

@@ -47,6 +47,8 @@ export interface UpgradeOptions extends DeployOptions {
   preview?: boolean;
   downloadOnly?: boolean;
   allowDowngrade?: boolean;
+  /** deploy: accept a commit that is not in the history of the origin's ref. */
+  skipBranchCheck?: boolean;
 }
 
 export type CleanupTarget = 'pending' | 'rollback' | 'base' | 'repomd';

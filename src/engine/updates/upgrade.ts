@@ -282,6 +282,31 @@ async function findVersion(repo: string, head: string, version: string): Promise
   return undefined;
 }
 
+/**
+ * Refuse a checksum that is not in the history of the origin's ref (as
+ * rpm-ostree does unless --skip-branch-check): the history's commit objects
+ * are fetched first (metadata only).
+ */
+async function checkInHistory(ctx: OperationContext, st: MergeState, checksum: string, cacheOnly?: boolean): Promise<void> {
+  const { remote, ref } = splitRefspec(st.origin.refspec);
+  if (remote && !cacheOnly) {
+    validateRemoteName(remote);
+    await task(ctx.progress, `Fetching the history of ${st.origin.refspec}`, () =>
+      pull(ctx, st.sys.repoPath, remote, ref, { commitMetadataOnly: true, depth: -1 }),
+    );
+  }
+  const head = await revParse(st.sys.repoPath, st.origin.refspec);
+  let c: CommitSummary | undefined = head ? await readCommit(st.sys.repoPath, head).catch(() => undefined) : undefined;
+  for (let i = 0; c && i < 100000; i++) {
+    if (c.checksum === checksum) return;
+    if (!c.parent) break;
+    c = await readCommit(st.sys.repoPath, c.parent).catch(() => undefined);
+  }
+  throw new AptOstreeError('not-found', `Checksum ${checksum} not found in ${st.origin.refspec}; nothing was deployed`, {
+    hint: `deploy takes commits of the deployment's own ref; to follow another ref use "apt-ostree rebase REMOTE:REF", or pass --skip-branch-check to deploy this commit anyway${cacheOnly ? ' (with --cache-only only the history already downloaded is searched)' : ''}`,
+  });
+}
+
 export async function runDeploy(ctx: OperationContext, revision: string, opts: UpgradeOptions): Promise<OperationResult> {
   const spec = parseRevision(revision);
   return changeOrigin(
@@ -310,12 +335,12 @@ export async function runDeploy(ctx: OperationContext, revision: string, opts: U
         checksum = found;
       } else {
         checksum = spec.checksum;
+        if (!opts.skipBranchCheck) await checkInHistory(ctx, st, checksum, opts.cacheOnly);
       }
       await fetchContent(ctx, st.sys, remote, checksum, opts.cacheOnly, st.origin.refspec);
       const target = await readCommit(st.sys.repoPath, checksum);
-      if (target.checksum === st.merge.baseChecksum && st.origin.overrideCommit === checksum) {
-        return { changed: false, summary: `Already on ${short(checksum)}; nothing to do.` };
-      }
+      // Already the merge deployment's base: deploy would change nothing else of the origin's requests.
+      if (target.checksum === st.merge.baseChecksum) return { changed: false, summary: 'No change.' };
       if (opts.dryRun) return { changed: false, summary: `Would deploy ${checksum}` };
       const diff = await baseDiff(st.sys.repoPath, st.merge.baseChecksum, checksum);
       return {
