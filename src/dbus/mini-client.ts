@@ -446,8 +446,7 @@ export function decodeMessage(buf: Buffer): Incoming {
     else if (code === FIELD.errorName) out.errorName = String(value);
     else if (code === FIELD.signature) out.signature = String(value);
   }
-  h.align(8);
-  const r = new Reader(buf, le, h.pos, 0, buf.length);
+  const r = new Reader(buf, le, 16 + fieldsLen + ((8 - (fieldsLen % 8)) % 8), 0, buf.length);
   for (let i = 0; i < out.signature.length;) {
     const [v, next] = r.value(out.signature, i);
     out.body.push(v);
@@ -471,13 +470,14 @@ export class MiniBus {
   private readonly pending = new Map<number, Pending>();
   private buf: Buffer = Buffer.alloc(0);
   private authed = false;
+  private queued: Buffer[] = [];
   private failure: Error | undefined;
 
   private constructor(private readonly sock: Socket) {}
 
   /**
-   * Connect, authenticate (EXTERNAL, this process's uid) and say Hello; the
-   * three are sent at once, as sd-bus does, and the bus answers them in turn.
+   * Connect, authenticate (EXTERNAL, this process's uid) and say Hello; calls
+   * made before the bus accepted the authentication wait for it.
    */
   static connect(address = systemBusAddress(), timeoutMs = 10000): Promise<MiniBus> {
     const path = socketOfAddress(address);
@@ -501,7 +501,7 @@ export class MiniBus {
       sock.on('data', (d: Buffer) => bus.onData(d));
       bus.onDown = fail;
       const uid = String(process.getuid?.() ?? 0);
-      sock.write(`\0AUTH EXTERNAL ${Buffer.from(uid).toString('hex')}\r\nBEGIN\r\n`, 'ascii');
+      sock.write(`\0AUTH EXTERNAL ${Buffer.from(uid).toString('hex')}\r\n`, 'ascii');
       bus
         .call({ ...BUS, member: 'Hello' })
         .then((r) => {
@@ -543,6 +543,9 @@ export class MiniBus {
         this.buf = this.buf.subarray(nl + 2);
         if (!line.startsWith('OK ')) throw new MiniBusError(`the D-Bus bus refused authentication (${line})`);
         this.authed = true;
+        // Messages wait for the bus's OK (a refusal is then reported as such, not as a broken pipe).
+        this.sock.write(Buffer.concat([Buffer.from('BEGIN\r\n', 'ascii'), ...this.queued]));
+        this.queued = [];
       }
       for (;;) {
         const n = messageLength(this.buf);
@@ -592,7 +595,8 @@ export class MiniBus {
         }, timeout);
       }
       this.pending.set(serial, p);
-      this.sock.write(msg);
+      if (this.authed) this.sock.write(msg);
+      else this.queued.push(msg);
     });
   }
 

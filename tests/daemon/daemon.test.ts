@@ -16,6 +16,7 @@ import { ROOT, removeTree, runCli, tmpdir } from '../lib/env';
 import { DBusCallError, variantDict, type BusConnection } from '../../src/dbus/bus';
 import { BUS_NAME, DAEMON_IFACE, DAEMON_INTERFACE, OBJECT_PATH, POLKIT_ACTIONS, TRANSACTION_IFACE } from '../../src/dbus/contract';
 import { loadSysroot } from '../../src/engine/sysroot';
+import { VERSION } from '../../src/engine/version';
 
 let s: SysrootFixture;
 let tb: TestBus;
@@ -562,11 +563,26 @@ describe('shipped files and the installer', () => {
         'var/lib/apt-ostree',
         'var/cache/apt-ostree',
         'var/log/apt-ostree',
-        'usr/lib/apt-ostree/dist/src/daemon/main.js',
-        'usr/lib/apt-ostree/node_modules/dbus-next/package.json',
+        'usr/lib/apt-ostree/dist/bundle/apt-ostree.js',
+        'usr/lib/apt-ostree/dist/bundle/cli.js',
+        'usr/lib/apt-ostree/dist/bundle/apt-ostreed.js',
+        'usr/lib/apt-ostree/dist/bundle/overlay-run.js',
+        'usr/lib/apt-ostree/native/build/Release/ostree_addon.node',
       ]) {
         assert.ok(existsSync(join(dest, p)), p);
       }
+      // The bundles hold their npm dependencies: no node_modules, and the installed copy runs.
+      assert.ok(!existsSync(join(dest, 'usr/lib/apt-ostree/node_modules')));
+      const installed = (args: string[]): ReturnType<typeof spawnSync> =>
+        spawnSync(process.execPath, [join(dest, 'usr/lib/apt-ostree/bin/apt-ostree'), ...args], { encoding: 'utf8', cwd: dir });
+      const version = installed(['--version']);
+      assert.equal(version.status, 0, String(version.stderr));
+      assert.equal(String(version.stdout).trim(), VERSION);
+      const help = installed(['compose', 'tree', '--help']);
+      assert.equal(help.status, 0, String(help.stderr));
+      assert.match(String(help.stdout), /^Usage: apt-ostree compose tree/);
+      const daemonHelp = spawnSync(process.execPath, [join(dest, 'usr/lib/apt-ostree/bin/apt-ostreed'), '--help'], { encoding: 'utf8' });
+      assert.equal(daemonHelp.status, 0, String(daemonHelp.stderr));
       const act = readFileSync(join(dest, 'usr/share/dbus-1/system-services/org.aptostree.dev.service'), 'utf8');
       assert.match(act, /^SystemdService=apt-ostreed\.service$/m);
       assert.match(act, /^Exec=\/usr\/libexec\/apt-ostreed$/m);
