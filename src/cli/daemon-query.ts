@@ -12,11 +12,12 @@ import type { StatusJson } from '../engine/status';
 import { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } from '../dbus/contract';
 import { FLAG_NO_AUTO_START, MiniBus, systemBusAddress, type Value } from '../dbus/mini-client';
 
+const DAEMON = { destination: BUS_NAME, path: OBJECT_PATH };
+
 /** A property of the daemon's interface, as a string ('' when it is not a string). */
 async function property(bus: MiniBus, name: string): Promise<string> {
   const r = await bus.call({
-    destination: BUS_NAME,
-    path: OBJECT_PATH,
+    ...DAEMON,
     interface: 'org.freedesktop.DBus.Properties',
     member: 'Get',
     signature: 'ss',
@@ -29,26 +30,32 @@ async function property(bus: MiniBus, name: string): Promise<string> {
 }
 
 /**
- * A connection to a daemon that is already running (it is not started for
- * this) and serves `sysroot`; or undefined. APT_OSTREE_DIRECT=1 means none.
+ * Ask a running daemon (it is not started for this: NO_AUTO_START) that
+ * serves `sysroot`: `ask` makes its calls on the connection at once, with
+ * the one that reads the daemon's Sysroot (one round trip for all); its
+ * answer counts only when that Sysroot is `sysroot`. Undefined when no such
+ * daemon answers, or APT_OSTREE_DIRECT=1.
  */
-export async function runningDaemon(sysroot: string): Promise<MiniBus | undefined> {
+async function askDaemon<T>(sysroot: string, ask: (bus: MiniBus) => Promise<T>): Promise<T | undefined> {
   if (process.env.APT_OSTREE_DIRECT === '1') return undefined;
   let bus: MiniBus;
   try {
-    // A missing socket fails the connect at once (ENOENT): no separate check.
-    bus = await MiniBus.connect(systemBusAddress(), 2000);
+    // A missing socket fails the connection at once (ENOENT): no separate check.
+    bus = MiniBus.open(systemBusAddress(), 2000);
   } catch {
     return undefined;
   }
   try {
-    // Not running: the bus answers NameHasNoOwner/ServiceUnknown (NO_AUTO_START).
-    const served = await property(bus, 'Sysroot');
-    if (served === '' || resolve(served) !== resolve(sysroot)) throw new Error('another sysroot');
-    return bus;
+    const served = property(bus, 'Sysroot');
+    const answer = ask(bus);
+    answer.catch(() => undefined); // awaited only for the right sysroot
+    const path = await served;
+    if (path === '' || resolve(path) !== resolve(sysroot)) return undefined;
+    return await answer;
   } catch {
-    bus.close();
     return undefined;
+  } finally {
+    bus.close();
   }
 }
 
@@ -58,25 +65,17 @@ export async function runningDaemon(sysroot: string): Promise<MiniBus | undefine
  * undefined when there is none (then the caller reads the sysroot itself).
  */
 export async function daemonStatus(sysroot: string): Promise<StatusJson | undefined> {
-  const bus = await runningDaemon(sysroot);
-  if (!bus) return undefined;
+  const text = await askDaemon(sysroot, async (bus) => {
+    const r = await bus.call({ ...DAEMON, interface: DAEMON_IFACE, member: 'GetStatus', flags: FLAG_NO_AUTO_START, timeout: 30000 });
+    return r.body[0];
+  });
+  if (typeof text !== 'string') return undefined;
   try {
-    const r = await bus.call({
-      destination: BUS_NAME,
-      path: OBJECT_PATH,
-      interface: DAEMON_IFACE,
-      member: 'GetStatus',
-      flags: FLAG_NO_AUTO_START,
-      timeout: 30000,
-    });
-    if (typeof r.body[0] !== 'string') return undefined;
-    const st = JSON.parse(r.body[0]) as unknown;
+    const st = JSON.parse(text) as unknown;
     if (!st || typeof st !== 'object' || !Array.isArray((st as { deployments?: unknown }).deployments)) return undefined;
     return st as StatusJson;
   } catch {
     return undefined;
-  } finally {
-    bus.close();
   }
 }
 
@@ -87,15 +86,10 @@ export async function daemonStatus(sysroot: string): Promise<StatusJson | undefi
  * tells what a starting daemon would use.
  */
 export async function daemonAutomaticSettings(sysroot: string): Promise<AutomaticConfig | undefined> {
-  const bus = await runningDaemon(sysroot);
-  if (!bus) return undefined;
-  try {
-    const policy = parsePolicy(await property(bus, 'AutomaticUpdatePolicy'));
-    const scope = parseScope(await property(bus, 'AutomaticUpdateScope'));
+  return askDaemon(sysroot, async (bus) => {
+    const [p, s] = await Promise.all([property(bus, 'AutomaticUpdatePolicy'), property(bus, 'AutomaticUpdateScope')]);
+    const policy = parsePolicy(p);
+    const scope = parseScope(s);
     return policy && scope ? { policy, scope } : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    bus.close();
-  }
+  });
 }

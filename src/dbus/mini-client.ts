@@ -466,57 +466,60 @@ interface Pending {
 
 export class MiniBus {
   uniqueName = '';
+  /** Settles when the bus answered Hello (rejects when the connection failed first). */
+  readonly ready: Promise<void>;
   private serial = 1;
   private readonly pending = new Map<number, Pending>();
   private buf: Buffer = Buffer.alloc(0);
   private authed = false;
-  private queued: Buffer[] = [];
   private failure: Error | undefined;
-
-  private constructor(private readonly sock: Socket) {}
+  private readonly sock: Socket;
 
   /**
-   * Connect, authenticate (EXTERNAL, this process's uid) and say Hello; calls
-   * made before the bus accepted the authentication wait for it.
+   * Open a connection: authentication (EXTERNAL, this process's uid), BEGIN
+   * and Hello are written at once, as sd-bus does, and calls may follow at
+   * once too: the bus answers them in turn, so a query costs one round trip
+   * however many calls it makes. A refused authentication fails them all.
+   * `timeoutMs` bounds the wait for Hello's answer.
    */
-  static connect(address = systemBusAddress(), timeoutMs = 10000): Promise<MiniBus> {
+  static open(address = systemBusAddress(), timeoutMs = 10000): MiniBus {
     const path = socketOfAddress(address);
-    if (path === undefined) return Promise.reject(new MiniBusError(`no unix socket in the D-Bus address ${address}`));
-    return new Promise((resolve, reject) => {
-      const sock = connect({ path });
-      const bus = new MiniBus(sock);
-      let settled = false;
-      const timer = setTimeout(() => {
-        bus.close();
-        fail(new MiniBusError(`the D-Bus bus at ${address} did not answer within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-      const fail = (e: Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(e);
-      };
-      sock.on('error', (e) => bus.down(new MiniBusError(`cannot connect to the D-Bus bus at ${address}: ${e.message}`)));
-      sock.on('close', () => bus.down(new MiniBusError(`the D-Bus bus at ${address} closed the connection`)));
-      sock.on('data', (d: Buffer) => bus.onData(d));
-      bus.onDown = fail;
-      const uid = String(process.getuid?.() ?? 0);
-      sock.write(`\0AUTH EXTERNAL ${Buffer.from(uid).toString('hex')}\r\n`, 'ascii');
-      bus
-        .call({ ...BUS, member: 'Hello' })
-        .then((r) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          bus.onDown = undefined;
-          bus.uniqueName = String(r.body[0]);
-          resolve(bus);
-        })
-        .catch(fail);
-    });
+    if (path === undefined) throw new MiniBusError(`no unix socket in the D-Bus address ${address}`);
+    return new MiniBus(address, path, timeoutMs);
   }
 
-  private onDown: ((e: Error) => void) | undefined;
+  /** open(), and the answer to Hello. */
+  static async connect(address = systemBusAddress(), timeoutMs = 10000): Promise<MiniBus> {
+    const bus = MiniBus.open(address, timeoutMs);
+    await bus.ready;
+    return bus;
+  }
+
+  private constructor(address: string, path: string, timeoutMs: number) {
+    const sock = connect({ path });
+    this.sock = sock;
+    sock.on('error', (e) => this.down(new MiniBusError(`cannot connect to the D-Bus bus at ${address}: ${e.message}`)));
+    sock.on('close', () => this.down(new MiniBusError(`the D-Bus bus at ${address} closed the connection`)));
+    sock.on('data', (d: Buffer) => this.onData(d));
+    const uid = String(process.getuid?.() ?? 0);
+    sock.write(`\0AUTH EXTERNAL ${Buffer.from(uid).toString('hex')}\r\nBEGIN\r\n`, 'ascii');
+    const hello = this.call({ ...BUS, member: 'Hello', timeout: timeoutMs });
+    this.ready = hello.then(
+      (r) => {
+        this.uniqueName = String(r.body[0]);
+      },
+      (e: Error) => {
+        const err =
+          e instanceof MiniCallError && e.errorName === 'org.freedesktop.DBus.Error.NoReply'
+            ? new MiniBusError(`the D-Bus bus at ${address} did not answer within ${timeoutMs / 1000} s`)
+            : e;
+        this.down(err);
+        throw err;
+      },
+    );
+    // Whoever does not wait for `ready` learns of a failure from its own calls.
+    this.ready.catch(() => undefined);
+  }
 
   private down(e: Error): void {
     if (this.failure) return;
@@ -526,7 +529,6 @@ export class MiniBus {
       p.reject(e);
     }
     this.pending.clear();
-    this.onDown?.(e);
     this.sock.destroy();
   }
 
@@ -543,9 +545,6 @@ export class MiniBus {
         this.buf = this.buf.subarray(nl + 2);
         if (!line.startsWith('OK ')) throw new MiniBusError(`the D-Bus bus refused authentication (${line})`);
         this.authed = true;
-        // Messages wait for the bus's OK (a refusal is then reported as such, not as a broken pipe).
-        this.sock.write(Buffer.concat([Buffer.from('BEGIN\r\n', 'ascii'), ...this.queued]));
-        this.queued = [];
       }
       for (;;) {
         const n = messageLength(this.buf);
@@ -595,8 +594,7 @@ export class MiniBus {
         }, timeout);
       }
       this.pending.set(serial, p);
-      if (this.authed) this.sock.write(msg);
-      else this.queued.push(msg);
+      this.sock.write(msg);
     });
   }
 

@@ -460,6 +460,11 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
     assert.match(c.stdout, /No transaction in progress/);
     const other = await makeSysroot({ source: 'mini', prefix: 'daemon-other' });
     try {
+      // status of another sysroot than the daemon's: read directly, that sysroot's deployments.
+      const st = await runCliOnBus(tb, ['--sysroot', other.path, 'status', '--json']);
+      assert.equal(st.code, 0, st.stderr);
+      assert.equal(st.stdout, runCli(['--sysroot', other.path, 'status', '--json']).stdout);
+      assert.match(st.stdout, new RegExp(`"deploy-path": "${other.path}/`));
       const r = await runCliOnBus(tb, ['--sysroot', other.path, 'kargs', '--append=quiet']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /^apt-ostree: the apt-ostree daemon serves .*, not .*; running in-process$/m);
@@ -502,7 +507,26 @@ describe('activation and the fallback', { timeout: 5 * 60 * 1000 }, () => {
     const users2 = testUsers();
     const sys = await makeSysroot({ source: 'mini', prefix: 'daemon-act' });
     const bus = await startTestBus({ activation: { sysroot: sys.path, config: '[Daemon]\nIdleExitTimeout=30\n' } });
+    const hasOwner = (): string =>
+      gdbus(bus, [
+        'call',
+        '--system',
+        '--dest',
+        'org.freedesktop.DBus',
+        '--object-path',
+        '/org/freedesktop/DBus',
+        '--method',
+        'org.freedesktop.DBus.NameHasOwner',
+        BUS_NAME,
+      ]).stdout.trim();
     try {
+      // status never starts the daemon: it reads the sysroot itself, as the direct path does.
+      for (const args of [['status'], ['status', '--json']]) {
+        const st = await runCliOnBus(bus, ['--sysroot', sys.path, ...args]);
+        assert.equal(st.code, 0, st.stderr);
+        assert.equal(st.stdout, runCli(['--sysroot', sys.path, ...args]).stdout);
+        assert.equal(hasOwner(), '(false,)', 'status started the daemon');
+      }
       const r = await runCliOnBus(bus, ['--sysroot', sys.path, 'kargs', '--append=quiet']);
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /in-process/);

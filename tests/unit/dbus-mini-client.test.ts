@@ -173,6 +173,29 @@ describe('mini D-Bus client against a real dbus-daemon', () => {
     }
   });
 
+  it('takes calls at once after open(), before the bus answered anything: one round trip for all', async () => {
+    const c = MiniBus.open(bus.address, 5000);
+    try {
+      const answers = await Promise.all([
+        c.busCall('NameHasOwner', 's', [PEER]),
+        c.call({ ...CALL, member: 'Echo', signature: 's', body: ['first'] }),
+        c.call({ ...CALL, member: 'Echo', signature: 'u', body: [2] }),
+        c.ready,
+      ]);
+      assert.deepEqual(
+        answers.slice(0, 3).map((r) => r!.body),
+        [[true], ['first'], [2]],
+      );
+      assert.match(c.uniqueName, /^:\d+\.\d+$/);
+    } finally {
+      c.close();
+    }
+    // A connection that fails (no socket) fails the calls made at once.
+    const none = MiniBus.open(`unix:path=${join(dir, 'none.sock')}`, 2000);
+    await assert.rejects(none.busCall('ListNames'), /ENOENT/);
+    await assert.rejects(none.ready, /ENOENT/);
+  });
+
   it('turns error replies into MiniCallError with the name and text, and times out', async () => {
     const c = await MiniBus.connect(bus.address, 5000);
     try {
