@@ -32,7 +32,7 @@ export interface Variant {
   value: Value;
 }
 
-/** An error reply (name and text as the peer sent them), or a failure of the connection (MiniBusError). */
+/** An error reply (name and text as the peer sent them), or NoReply when a call timed out. */
 export class MiniCallError extends Error {
   constructor(
     readonly errorName: string,
