@@ -3,7 +3,8 @@
 # with its paths):
 #   1. create the directories
 #   2. install the daemon and the client (/usr/libexec/apt-ostreed, /usr/bin/apt-ostree;
-#      the program itself under /usr/lib/apt-ostree, as the .deb lays it out), their
+#      the program itself under /usr/lib/apt-ostree, as the .deb lays it out:
+#      bin/, dist/bundle/*.js, native/build/Release/ostree_addon.node), their
 #      manual pages (/usr/share/man) and bash completion (/usr/share/bash-completion)
 #   3. copy the configuration (/etc/apt-ostree/apt-ostreed.conf; an existing one is kept)
 #   4. D-Bus: policy (/etc/dbus-1/system.d) and activation file (/usr/share/dbus-1/system-services)
@@ -54,25 +55,22 @@ chmod 700 "$D/var/log/apt-ostree"
 # 2. The program and its two entry points
 say "2/8 installing apt-ostreed and apt-ostree"
 LIB=$D/usr/lib/apt-ostree
-if [ ! -f "$LIB/dist/src/daemon/main.js" ]; then
-  [ -f dist/src/daemon/main.js ] || { echo "install-daemon: dist/ is not built (run: npm run build)" >&2; exit 1; }
-  mkdir -p "$LIB/dist" "$LIB/bin" "$LIB/node_modules"
-  rm -rf "$LIB/dist/src"
-  cp -a dist/src "$LIB/dist/src"
-  find "$LIB/dist" -name '*.map' -delete
+# The program is one bundled file per executable (dist/bundle, npm run build:bundle) holding its
+# JavaScript dependencies, and the native addon beside: no node_modules at run time.
+if [ ! -f "$LIB/dist/bundle/apt-ostreed.js" ]; then
+  for f in apt-ostree cli apt-ostreed overlay-run; do
+    [ -f "dist/bundle/$f.js" ] || { echo "install-daemon: dist/bundle is not built (run: npm run build)" >&2; exit 1; }
+  done
+  mkdir -p "$LIB/dist" "$LIB/bin"
+  rm -rf "$LIB/dist/bundle"
+  install -d "$LIB/dist/bundle"
+  install -m 644 dist/bundle/*.js "$LIB/dist/bundle/"
   install -m 755 bin/apt-ostree bin/apt-ostreed "$LIB/bin/"
   install -m 644 package.json "$LIB/package.json"
   if [ -f native/build/Release/ostree_addon.node ]; then
     install -d "$LIB/native/build/Release"
     install -m 644 native/build/Release/ostree_addon.node "$LIB/native/build/Release/"
   fi
-  # Production dependencies as npm resolved them (no network).
-  npm ls --omit=dev --all --parseable 2>/dev/null | while IFS= read -r dir; do
-    case "$dir" in "$TOP"/node_modules/*) ;; *) continue ;; esac
-    rel=${dir#"$TOP"/node_modules/}
-    mkdir -p "$LIB/node_modules/$(dirname "$rel")"
-    [ -e "$LIB/node_modules/$rel" ] || cp -a "$dir" "$LIB/node_modules/$rel"
-  done
 fi
 for pair in "usr/bin/apt-ostree:apt-ostree" "usr/libexec/apt-ostreed:apt-ostreed"; do
   dest=${pair%%:*}; prog=${pair#*:}

@@ -25,6 +25,7 @@ import {
   TRANSACTION_INTERFACE,
 } from '../../src/dbus/contract';
 import { loadSysroot } from '../../src/engine/sysroot';
+import { VERSION } from '../../src/engine/version';
 
 let s: SysrootFixture;
 let tb: TestBus;
@@ -491,6 +492,11 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
     assert.match(c.stdout, /No transaction in progress/);
     const other = await makeSysroot({ source: 'mini', prefix: 'daemon-other' });
     try {
+      // status of another sysroot than the daemon's: read directly, that sysroot's deployments.
+      const st = await runCliOnBus(tb, ['--sysroot', other.path, 'status', '--json']);
+      assert.equal(st.code, 0, st.stderr);
+      assert.equal(st.stdout, runCli(['--sysroot', other.path, 'status', '--json']).stdout);
+      assert.match(st.stdout, new RegExp(`"deploy-path": "${other.path}/`));
       const r = await runCliOnBus(tb, ['--sysroot', other.path, 'kargs', '--append=quiet']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /^apt-ostree: the apt-ostree daemon serves .*, not .*; running in-process$/m);
@@ -601,7 +607,26 @@ describe('activation and the fallback', { timeout: 5 * 60 * 1000 }, () => {
     const users2 = testUsers();
     const sys = await makeSysroot({ source: 'mini', prefix: 'daemon-act' });
     const bus = await startTestBus({ activation: { sysroot: sys.path, config: '[Daemon]\nIdleExitTimeout=30\n' } });
+    const hasOwner = (): string =>
+      gdbus(bus, [
+        'call',
+        '--system',
+        '--dest',
+        'org.freedesktop.DBus',
+        '--object-path',
+        '/org/freedesktop/DBus',
+        '--method',
+        'org.freedesktop.DBus.NameHasOwner',
+        BUS_NAME,
+      ]).stdout.trim();
     try {
+      // status never starts the daemon: it reads the sysroot itself, as the direct path does.
+      for (const args of [['status'], ['status', '--json']]) {
+        const st = await runCliOnBus(bus, ['--sysroot', sys.path, ...args]);
+        assert.equal(st.code, 0, st.stderr);
+        assert.equal(st.stdout, runCli(['--sysroot', sys.path, ...args]).stdout);
+        assert.equal(hasOwner(), '(false,)', 'status started the daemon');
+      }
       const r = await runCliOnBus(bus, ['--sysroot', sys.path, 'kargs', '--append=quiet']);
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /in-process/);
@@ -662,8 +687,11 @@ describe('shipped files and the installer', () => {
         'var/lib/apt-ostree',
         'var/cache/apt-ostree',
         'var/log/apt-ostree',
-        'usr/lib/apt-ostree/dist/src/daemon/main.js',
-        'usr/lib/apt-ostree/node_modules/dbus-next/package.json',
+        'usr/lib/apt-ostree/dist/bundle/apt-ostree.js',
+        'usr/lib/apt-ostree/dist/bundle/cli.js',
+        'usr/lib/apt-ostree/dist/bundle/apt-ostreed.js',
+        'usr/lib/apt-ostree/dist/bundle/overlay-run.js',
+        'usr/lib/apt-ostree/native/build/Release/ostree_addon.node',
         'usr/share/man/man1/apt-ostree.1.gz',
         'usr/share/man/man8/apt-ostreed.8.gz',
         'usr/share/man/man5/apt-ostreed.conf.5.gz',
@@ -672,6 +700,18 @@ describe('shipped files and the installer', () => {
       ]) {
         assert.ok(existsSync(join(dest, p)), p);
       }
+      // The bundles hold their npm dependencies: no node_modules, and the installed copy runs.
+      assert.ok(!existsSync(join(dest, 'usr/lib/apt-ostree/node_modules')));
+      const installed = (args: string[]): ReturnType<typeof spawnSync> =>
+        spawnSync(process.execPath, [join(dest, 'usr/lib/apt-ostree/bin/apt-ostree'), ...args], { encoding: 'utf8', cwd: dir });
+      const version = installed(['--version']);
+      assert.equal(version.status, 0, String(version.stderr));
+      assert.equal(String(version.stdout).trim(), VERSION);
+      const help = installed(['compose', 'tree', '--help']);
+      assert.equal(help.status, 0, String(help.stderr));
+      assert.match(String(help.stdout), /^Usage: apt-ostree compose tree/);
+      const daemonHelp = spawnSync(process.execPath, [join(dest, 'usr/lib/apt-ostree/bin/apt-ostreed'), '--help'], { encoding: 'utf8' });
+      assert.equal(daemonHelp.status, 0, String(daemonHelp.stderr));
       const act = readFileSync(join(dest, 'usr/share/dbus-1/system-services/org.aptostree.dev.service'), 'utf8');
       assert.match(act, /^SystemdService=apt-ostreed\.service$/m);
       assert.match(act, /^Exec=\/usr\/libexec\/apt-ostreed$/m);

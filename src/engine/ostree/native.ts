@@ -62,7 +62,9 @@ interface Addon {
 
 let cached: Addon | undefined;
 
-const ROOT = resolve(__dirname, '..', '..', '..', '..');
+// The program's top directory: this file is dist/src/engine/ostree/native.js (tsc), or part of a
+// bundle dist/bundle/NAME.js (scripts/bundle.mjs); the addon is under native/ either way.
+const ROOT = resolve(__dirname, ...(__filename.endsWith(join('ostree', 'native.js')) ? ['..', '..', '..', '..'] : ['..', '..']));
 const CANDIDATES = [
   join(ROOT, 'native', 'build', 'Release', 'ostree_addon.node'),
   join(ROOT, 'native', 'build', 'Debug', 'ostree_addon.node'),
