@@ -17,10 +17,24 @@ export interface VerbModule {
 
 export const VERBS: readonly string[] = VERB_NAMES;
 
-/** Verbs with a module of their own under ./commands. */
-const OWN_MODULES: readonly string[] = ['status', 'compose', 'db', 'kargs', 'cancel', 'reload', 'bootstatus', 'countme'];
+/*
+ * Verbs with a module of their own under ./commands, and the module of every
+ * other operation. Literal require() calls, so that the bundler includes each
+ * module and still evaluates it only when its verb is invoked.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- the one lazy-loading place of the CLI */
+const OWN_MODULES: Readonly<Record<string, () => VerbModule>> = {
+  status: () => require('./commands/status') as VerbModule,
+  compose: () => require('./commands/compose') as VerbModule,
+  db: () => require('./commands/db') as VerbModule,
+  kargs: () => require('./commands/kargs') as VerbModule,
+  cancel: () => require('./commands/cancel') as VerbModule,
+  reload: () => require('./commands/reload') as VerbModule,
+  bootstatus: () => require('./commands/bootstatus') as VerbModule,
+  countme: () => require('./commands/countme') as VerbModule,
+};
 
 export function loadVerb(verb: string): VerbModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(OWN_MODULES.includes(verb) ? `./commands/${verb}` : './operation') as VerbModule;
+  return (OWN_MODULES[verb] ?? ((): VerbModule => require('./operation') as VerbModule))();
 }
+/* eslint-enable @typescript-eslint/no-require-imports */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { statusInvocation } from '../../src/cli/entry';
+import { VERB_NAMES } from '../../src/engine/operations/registry';
 import { CLI } from '../lib/env';
 
 const argv = (...a: string[]): string[] => ['node', 'apt-ostree', ...a];
@@ -92,4 +93,12 @@ test('the command lines the entry leaves alone behave as commander makes them', 
   assert.equal(own.code, 1);
   assert.equal(own.err, bv.err);
   assert.equal(own.out, '');
+});
+
+test('every verb of the registry loads from the bundled CLI (its help prints, exit 0)', () => {
+  for (const verb of VERB_NAMES) {
+    const r = spawnSync(process.execPath, [CLI, verb, '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${verb} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Usage: apt-ostree ${verb}`), verb);
+  }
 });
