@@ -331,6 +331,7 @@ export class DaemonService {
   }
 
   private clientLeft(name: string): void {
+    this.auth.cancelFor(name);
     for (const t of [...this.order]) {
       if (!t.clients.has(name)) continue;
       t.clients.delete(name);

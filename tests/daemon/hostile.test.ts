@@ -1,0 +1,142 @@
+/**
+ * apt-ostreed against hostile callers, on a private bus with the real
+ * dbus-daemon and polkitd: an unprivileged user that registers itself as its
+ * own polkit agent and never answers, then floods the daemon with calls that
+ * allow interactive authorization.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { gdbus, startTestBus, testUsers, type DaemonProcess, type TestBus, type TestUser } from '../lib/bus';
+import { makeSysroot, type SysrootFixture } from '../lib/sysroot';
+import { BUS_NAME, OBJECT_PATH } from '../../src/dbus/contract';
+
+let s: SysrootFixture;
+let tb: TestBus;
+let daemon: DaemonProcess;
+let users: { granted: TestUser; plain: TestUser };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface HostileEvent {
+  event: string;
+  i?: number;
+  error?: string | null;
+  ms?: number;
+}
+
+interface Hostile {
+  child: ChildProcess;
+  events: HostileEvent[];
+  waitFor(what: string, cond: (ev: HostileEvent[]) => boolean, ms?: number): Promise<void>;
+  replies(): HostileEvent[];
+  stop(): Promise<void>;
+}
+
+/** Start tests/lib/hostile-client.ts as `user`, sending `count` calls. */
+function hostile(user: TestUser, count: number): Hostile {
+  const script = join(__dirname, '..', 'lib', 'hostile-client.js');
+  const child = spawn(
+    'setpriv',
+    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', process.execPath, script, String(count)],
+    { env: tb.env, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  const events: HostileEvent[] = [];
+  let buf = '';
+  let err = '';
+  child.stdout!.on('data', (b: Buffer) => {
+    buf += b.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      events.push(JSON.parse(buf.slice(0, i)) as HostileEvent);
+      buf = buf.slice(i + 1);
+    }
+  });
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    child,
+    events,
+    async waitFor(what, cond, ms = 30000) {
+      const end = Date.now() + ms;
+      while (!cond(events)) {
+        if (child.exitCode !== null) throw new Error(`the hostile client exited (${child.exitCode}): ${err}`);
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events.slice(-5))}\n${err}`);
+        await sleep(50);
+      }
+    },
+    replies: () => events.filter((e) => e.event === 'reply'),
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+const callAs = (user: TestUser | undefined, args: string[]): ReturnType<typeof gdbus> =>
+  gdbus(tb, ['call', '--system', '--dest', BUS_NAME, '--object-path', OBJECT_PATH, '--method', ...args], user);
+
+describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () => {
+  before(async () => {
+    users = testUsers();
+    s = await makeSysroot({ source: 'mini', kargs: ['root=/dev/vda'], prefix: 'daemon-hostile' });
+    tb = await startTestBus();
+    daemon = await tb.startDaemon(s.path, { env: { APT_OSTREE_DAEMON_LINGER: '1' } });
+  });
+
+  after(async () => {
+    await tb?.stop();
+    s?.cleanup();
+  });
+
+  it('a flood of never-answered interactive authorizations is bounded (Busy) and does not stop an authorized user', async () => {
+    const flood = hostile(users.plain, 140);
+    try {
+      await flood.waitFor('the agent and the calls', (ev) => ev.some((e) => e.event === 'sent'));
+      await flood.waitFor('polkitd to ask the hostile agent', (ev) => ev.some((e) => e.event === 'begin'));
+      const t1 = Date.now();
+      while (flood.replies().length < 136 && Date.now() - t1 < 5000) await sleep(50);
+      // An authorized user (the polkit rule grants its group) is served meanwhile.
+      const t0 = Date.now();
+      const r = callAs(users.granted, ['org.aptostree.dev.Daemon.InstallPackages', "['fx-granted']", '{}']);
+      const ms = Date.now() - t0;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /objectpath '\/org\/aptostree\/dev\/transaction\/\d+'/);
+      assert.ok(ms < 5000, `served in ${ms} ms`);
+      process.stderr.write(`# an authorized call during the flood was served in ${ms} ms\n`);
+      // All but the caller's bound were refused at once; polkitd asked the agent for the others, which stay pending.
+      await sleep(500);
+      const replies = flood.replies();
+      const busy = replies.filter((x) => x.error === 'org.aptostree.dev.Error.Busy');
+      assert.equal(busy.length, 136, JSON.stringify(replies.slice(0, 5)));
+      assert.equal(replies.length, 136, 'the checks within the bound stay pending at polkitd');
+      // Root too.
+      assert.equal(callAs(undefined, ['org.aptostree.dev.Daemon.Ping']).stdout.trim(), "('pong',)");
+    } finally {
+      await flood.stop();
+    }
+    // The flood's caller left: its pending checks are cancelled at polkitd, and its slots are free again.
+    await waitLog(/cancelled \d+ pending authorization/);
+    const again = hostile(users.plain, 5);
+    try {
+      await again.waitFor('one refusal', () => again.replies().length >= 1, 15000);
+      await sleep(500);
+      assert.deepEqual(
+        again.replies().map((r) => r.error),
+        ['org.aptostree.dev.Error.Busy'],
+      );
+    } finally {
+      await again.stop();
+    }
+    assert.equal(daemon.child.exitCode, null, 'the daemon is still running');
+  });
+});
+
+async function waitLog(re: RegExp, ms = 15000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!re.test(daemon.log())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${re} in the daemon log:\n${daemon.log()}`);
+    await sleep(100);
+  }
+}

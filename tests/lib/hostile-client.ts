@@ -1,0 +1,89 @@
+/**
+ * A hostile D-Bus client of apt-ostreed, run as its own process (as an
+ * unprivileged user, through setpriv) by the daemon tests:
+ *
+ *   node hostile-client.js COUNT [CONNECTIONS]
+ *
+ * It registers itself with the real polkitd as the authentication agent of
+ * its own process and never answers BeginAuthentication, so every
+ * interactive authorization check the daemon makes for it stays pending at
+ * polkitd. Then it sends COUNT InstallPackages calls with interactive
+ * authorization allowed. It prints one JSON line per event on stdout:
+ *   {"event":"agent"}                         the agent is registered
+ *   {"event":"sent","count":N}                all calls are out
+ *   {"event":"reply","i":I,"error":NAME|null,"ms":T}
+ *   {"event":"begin"}                         polkitd asked the agent (never answered)
+ * and stays connected until its stdin closes or it is killed.
+ */
+import { readFileSync } from 'node:fs';
+import { BusConnection, DBusCallError, FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, variant, type DBusMessage } from '../../src/dbus/bus';
+
+const AGENT_PATH = '/org/aptostree/test/Agent';
+
+function say(o: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+}
+
+/** Field 22 of /proc/self/stat: the start time polkit identifies a process by. */
+function startTime(): bigint {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return BigInt(rest[19]!);
+}
+
+async function main(): Promise<void> {
+  const count = Number(process.argv[2] ?? '1');
+  const conns = await Promise.all(Array.from({ length: Number(process.argv[3] ?? '2') }, () => BusConnection.connect()));
+  const bus = conns[0]!;
+  bus.on('methodCall', (m: DBusMessage) => {
+    if (m.member === 'BeginAuthentication') {
+      say({ event: 'begin' });
+      return; // never answered: the check stays pending
+    }
+    try {
+      bus.reply(m);
+    } catch {
+      /* gone */
+    }
+  });
+  await bus.call({
+    destination: 'org.freedesktop.PolicyKit1',
+    path: '/org/freedesktop/PolicyKit1/Authority',
+    interface: 'org.freedesktop.PolicyKit1.Authority',
+    member: 'RegisterAuthenticationAgent',
+    signature: '(sa{sv})ss',
+    body: [
+      ['unix-process', { pid: variant('u', process.pid), 'start-time': variant('t', startTime()), uid: variant('i', process.getuid!()) }],
+      'C',
+      AGENT_PATH,
+    ],
+  });
+  say({ event: 'agent' });
+  const t0 = Date.now();
+  for (let i = 0; i < count; i++) {
+    conns[i % conns.length]!.call({
+      destination: 'org.aptostree.dev',
+      path: '/org/aptostree/dev',
+      interface: 'org.aptostree.dev.Daemon',
+      member: 'InstallPackages',
+      signature: 'asa{sv}',
+      body: [[`hostile-${i}`], {}],
+      flags: FLAG_ALLOW_INTERACTIVE_AUTHORIZATION,
+      timeout: 0,
+    }).then(
+      () => say({ event: 'reply', i, error: null, ms: Date.now() - t0 }),
+      (e: unknown) => say({ event: 'reply', i, error: e instanceof DBusCallError ? e.errorName : String(e), ms: Date.now() - t0 }),
+    );
+  }
+  say({ event: 'sent', count });
+  process.stdin.resume();
+  process.stdin.on('end', () => {
+    for (const c of conns) c.close();
+    process.exit(0);
+  });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`hostile-client: ${(e as Error).message}\n`);
+  process.exit(1);
+});
