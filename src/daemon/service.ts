@@ -44,6 +44,8 @@ export class DaemonService {
   private booted = '';
   private idleTimer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Method calls not answered yet (a pending polkit check among them): they keep the daemon from exiting. */
+  private inFlight = 0;
   /** AutomaticUpdateLastRun: re-read from the state file at start and after each automatic run. */
   private lastRun = '';
 
@@ -60,9 +62,15 @@ export class DaemonService {
     await this.refreshLastRun();
     const m =
       (fn: (msg: Msg) => Promise<Reply> | Reply): MethodHandler =>
-      (msg) => {
+      async (msg) => {
         this.touch();
-        return fn(msg);
+        this.inFlight++;
+        try {
+          return await fn(msg);
+        } finally {
+          this.inFlight--;
+          this.touch();
+        }
       };
     const methods: Record<string, MethodHandler> = {
       Ping: m(() => ({ signature: 's', body: ['pong'] })),
@@ -349,7 +357,7 @@ export class DaemonService {
     const secs = this.opts.config().idleExitTimeout;
     if (secs <= 0) return;
     this.idleTimer = setTimeout(() => {
-      if (this.order.length > 0 || this.running) {
+      if (this.order.length > 0 || this.running || this.inFlight > 0 || this.auth.outstanding > 0) {
         this.touch();
         return;
       }

@@ -131,6 +131,28 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
     }
     assert.equal(daemon.child.exitCode, null, 'the daemon is still running');
   });
+
+  it('a pending authorization keeps the daemon from exiting when idle; it exits once the caller left', async () => {
+    daemon.kill('SIGTERM');
+    assert.equal(await daemon.exited, 0);
+    const conf = tb.writeConfig('[Daemon]\nIdleExitTimeout=1\n');
+    const d = await tb.startDaemon(s.path, { config: conf });
+    daemon = d;
+    const prompt = hostile(users.plain, 1);
+    try {
+      await prompt.waitFor('polkitd to ask the agent', (ev) => ev.some((e) => e.event === 'begin'));
+      // Four idle periods with only the password prompt pending.
+      const code = await Promise.race([d.exited, sleep(4000).then(() => 'still running')]);
+      assert.equal(code, 'still running', d.log());
+      assert.equal(prompt.replies().length, 0, 'the check is still pending');
+    } finally {
+      await prompt.stop();
+    }
+    const code = await Promise.race([d.exited, sleep(8000).then(() => 'still running')]);
+    assert.equal(code, 0, d.log());
+    assert.match(d.log(), /idle for 1 s with no transaction: exiting/);
+    daemon = await tb.startDaemon(s.path, { env: { APT_OSTREE_DAEMON_LINGER: '1' } });
+  });
 });
 
 async function waitLog(re: RegExp, ms = 15000): Promise<void> {
