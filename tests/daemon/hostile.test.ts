@@ -10,7 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { gdbus, startTestBus, testUsers, type DaemonProcess, type TestBus, type TestUser } from '../lib/bus';
 import { makeSysroot, type SysrootFixture } from '../lib/sysroot';
-import { BUS_NAME, OBJECT_PATH } from '../../src/dbus/contract';
+import { BUS_NAME, DAEMON_IFACE, OBJECT_PATH, TRANSACTION_IFACE } from '../../src/dbus/contract';
+import type { BusConnection, DBusMessage } from '../../src/dbus/bus';
 
 let s: SysrootFixture;
 let tb: TestBus;
@@ -152,6 +153,71 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
     assert.equal(code, 0, d.log());
     assert.match(d.log(), /idle for 1 s with no transaction: exiting/);
     daemon = await tb.startDaemon(s.path, { env: { APT_OSTREE_DAEMON_LINGER: '1' } });
+  });
+
+  it("a transaction's signals reach its clients only, not another user listening to everything the daemon sends", async () => {
+    // Another user, subscribed to every signal of the daemon (eavesdropping is not allowed by the bus policy).
+    const mon = spawn(
+      'setpriv',
+      [
+        `--reuid=${users.plain.uid}`,
+        `--regid=${users.plain.gid}`,
+        '--init-groups',
+        '--',
+        'gdbus',
+        'monitor',
+        '--system',
+        '--dest',
+        BUS_NAME,
+      ],
+      { env: { ...tb.env, DBUS_SYSTEM_BUS_ADDRESS: tb.address }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let seen = '';
+    mon.stdout!.on('data', (b: Buffer) => (seen += b.toString()));
+    const monExited = new Promise<void>((r) => mon.once('exit', () => r()));
+    const a = await tb.connect();
+    const joiner = await tb.connect();
+    try {
+      const end0 = Date.now() + 10000;
+      while (!/is owned by/.test(seen) && Date.now() < end0) await sleep(50);
+      assert.match(seen, /is owned by/, 'gdbus monitor is listening');
+      const got = new Map<BusConnection, Array<{ path: string; member: string }>>([
+        [a, []],
+        [joiner, []],
+      ]);
+      for (const c of [a, joiner]) {
+        // The match rule the CLI uses.
+        await c.addMatch(`type='signal',sender='${BUS_NAME}',path_namespace='/org/aptostree/dev/transaction'`);
+        c.on('signal', (m: DBusMessage) => {
+          if (m.path?.startsWith('/org/aptostree/dev/transaction/')) got.get(c)!.push({ path: m.path, member: m.member ?? '' });
+        });
+      }
+      const req = {
+        destination: BUS_NAME,
+        path: OBJECT_PATH,
+        interface: DAEMON_IFACE,
+        member: 'ModifyKernelArgs',
+        signature: 'asasasa{sv}',
+        body: [['private=1'], [], [], {}],
+      };
+      const tx = String((await a.call(req)).body[0]);
+      assert.equal(String((await joiner.call(req)).body[0]), tx, 'the identical request joins');
+      await a.call({ destination: BUS_NAME, path: tx, interface: TRANSACTION_IFACE, member: 'Start' });
+      const end = Date.now() + 60000;
+      while (![a, joiner].every((c) => got.get(c)!.some((x) => x.member === 'Finished')) && Date.now() < end) await sleep(50);
+      for (const c of [a, joiner]) {
+        const members = got.get(c)!.map((x) => x.member);
+        assert.ok(members.includes('TaskBegin') && members.includes('Finished'), members.join(' '));
+        assert.ok(members.includes('PropertiesChanged'), members.join(' '));
+      }
+      await sleep(500);
+      assert.doesNotMatch(seen, /^\/org\/aptostree\/dev\/transaction\/\d+:/m, `the other user saw:\n${seen}`);
+    } finally {
+      a.close();
+      joiner.close();
+      mon.kill('SIGTERM');
+      await monExited;
+    }
   });
 });
 
