@@ -7,9 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { gdbus, startTestBus, testUsers, type DaemonProcess, type TestBus, type TestUser } from '../lib/bus';
+import { gdbus, runCliOnBus, startTestBus, testUsers, type DaemonProcess, type TestBus, type TestUser } from '../lib/bus';
 import { makeSysroot, type SysrootFixture } from '../lib/sysroot';
+import { sh } from '../lib/env';
+import { OWNER_ENV } from '../../src/engine/exec';
 import { BUS_NAME, DAEMON_IFACE, OBJECT_PATH, TRANSACTION_IFACE } from '../../src/dbus/contract';
 import type { BusConnection, DBusMessage } from '../../src/dbus/bus';
 
@@ -219,7 +223,101 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
       await monExited;
     }
   });
+
+  it("a SIGKILLed daemon's children die with it (ostree pull included); the next start ends leftovers, and works", async () => {
+    // A remote that accepts connections and never answers: the pull hangs.
+    const stall = createServer(() => undefined);
+    await new Promise<void>((r) => stall.listen(0, '127.0.0.1', () => r()));
+    const port = (stall.address() as AddressInfo).port;
+    sh('ostree', ['remote', 'add', `--repo=${s.repo}`, '--no-gpg-verify', 'stall', `http://127.0.0.1:${port}/`]);
+    const before0 = sh('ostree', ['refs', `--repo=${s.repo}`]);
+    const b = await tb.connect();
+    let pulls: number[] = [];
+    try {
+      const r = await b.call({
+        destination: BUS_NAME,
+        path: OBJECT_PATH,
+        interface: DAEMON_IFACE,
+        member: 'Rebase',
+        signature: 'sa{sv}',
+        body: ['stall:debian/stalled', {}],
+      });
+      await b.call({ destination: BUS_NAME, path: String(r.body[0]), interface: TRANSACTION_IFACE, member: 'Start' });
+      const end = Date.now() + 20000;
+      while (Date.now() < end) {
+        pulls = descendants(daemon.pid).filter((p) => cmdline(p).includes('pull'));
+        if (pulls.some((p) => cmdline(p)[0]?.endsWith('ostree'))) break;
+        await sleep(100);
+      }
+      assert.ok(pulls.length > 0, `ostree pull runs under the daemon:\n${daemon.log()}`);
+      daemon.kill('SIGKILL');
+      assert.equal(await daemon.exited, 'SIGKILL');
+      const t0 = Date.now();
+      while (pulls.some(running) && Date.now() - t0 < 3000) await sleep(50);
+      assert.deepEqual(
+        pulls.filter(running).map((p) => `${p} ${cmdline(p).join(' ')}`),
+        [],
+        'the pull ended with the daemon',
+      );
+    } finally {
+      b.close();
+      stall.close();
+    }
+    // Something a dead apt-ostree process left (as where setpriv is missing): the next daemon ends it.
+    const orphan = spawn('sleep', ['300'], { env: { ...process.env, [OWNER_ENV]: '999999999:1' }, stdio: 'ignore' });
+    const orphanExit = new Promise<unknown>((r) => orphan.once('exit', (c, sig) => r(sig)));
+    daemon = await tb.startDaemon(s.path, { env: { APT_OSTREE_DAEMON_LINGER: '1' } });
+    assert.equal(await Promise.race([orphanExit, sleep(3000).then(() => 'still running')]), 'SIGKILL');
+    assert.match(daemon.log(), new RegExp(`stopping process ${orphan.pid}, left running`));
+    assert.equal(sh('ostree', ['refs', `--repo=${s.repo}`]), before0, 'no ref was made');
+    sh('ostree', ['fsck', `--repo=${s.repo}`]);
+    sh('ostree', ['remote', 'delete', `--repo=${s.repo}`, 'stall']);
+    const k = await runCliOnBus(tb, ['--sysroot', s.path, 'kargs', '--append=after-kill=1']);
+    assert.equal(k.code, 0, k.stderr);
+  });
 });
+
+function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+/** Alive: exists and is not a zombie waiting for its new parent to reap it. */
+function running(pid: number): boolean {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !['Z', 'X'].includes(st.slice(st.lastIndexOf(')') + 2).split(' ')[0]!);
+  } catch {
+    return false;
+  }
+}
+
+/** Every process below `pid` (by parent PID), now. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = readFileSync(`/proc/${e}/stat`, 'utf8');
+      parent.set(Number(e), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const [c, pp] of parent)
+      if (pp === p) {
+        out.push(c);
+        walk(c);
+      }
+  };
+  walk(pid);
+  return out;
+}
 
 async function waitLog(re: RegExp, ms = 15000): Promise<void> {
   const end = Date.now() + ms;
