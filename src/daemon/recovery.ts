@@ -7,10 +7,11 @@
  * their scratch directory), and those scratch directories.
  * Deployments are never half-made: OSTree writes them atomically.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { log } from '../engine/log';
 import { OWNER_ENV, processStartTime } from '../engine/exec';
+import { LOCAL_DEB_DIR_PREFIX } from './localdeb';
 
 const PREFIXES = ['apt-ostree-layer-', 'apt-ostree-import-'];
 
@@ -91,6 +92,8 @@ export async function recoverSysroot(sysroot: string): Promise<void> {
   if (!existsSync(tmp)) return;
   try {
     await withSysrootLock(sysroot, async () => {
+      // Copies of local .deb files that requests of a previous daemon used.
+      for (const e of rd(tmp)) if (e.startsWith(LOCAL_DEB_DIR_PREFIX)) rmSync(join(tmp, e), { recursive: true, force: true });
       const dirs = rd(tmp)
         .filter((e) => PREFIXES.some((p) => e.startsWith(p)))
         .map((e) => join(tmp, e));

@@ -8,6 +8,8 @@
  * with org.aptostree.dev.Error.Busy, unless it carries the option "queue":
  * then it is appended and runs when its turn comes (after Start()).
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { log } from '../engine/log';
 import type { DaemonConfig } from '../engine/config';
 import type { OperationRequest, OperationResult } from '../engine/operations/types';
@@ -15,6 +17,7 @@ import type { Progress } from '../engine/progress';
 import { FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, type BusConnection, type DBusMessage } from '../dbus/bus';
 import { DAEMON_IFACE, DAEMON_INTERFACE, decodeCall, errorNameOf, METHOD_ACTIONS, OBJECT_PATH, requestKey } from '../dbus/contract';
 import { accessDenied, ObjectServer, ReplyError, type MethodHandler, type Reply } from '../dbus/server';
+import { copyAsCaller, localDebDir, localDebsOf, withCopies } from './localdeb';
 import { Authorizer } from './polkit';
 import { Transaction } from './transaction';
 
@@ -46,6 +49,8 @@ export class DaemonService {
   private running = false;
   /** Method calls not answered yet (a pending polkit check among them): they keep the daemon from exiting. */
   private inFlight = 0;
+  /** The directory of the local .deb copies a transaction uses, removed when it ends. */
+  private readonly copies = new Map<Transaction, string>();
   /** AutomaticUpdateLastRun: re-read from the state file at start and after each automatic run. */
   private lastRun = '';
 
@@ -221,7 +226,23 @@ export class DaemonService {
       const path = await this.transactionFor(method, msg, request, queue);
       return { signature: 'bo', body: [true, path] };
     }
-    return { signature: 'o', body: [await this.transactionFor(method, msg, request, queue)] };
+    const debs = localDebsOf(request);
+    if (debs.length === 0) return { signature: 'o', body: [await this.transactionFor(method, msg, request, queue)] };
+    // Local files: read once, as the caller, into copies of the daemon's own; the request names the copies.
+    const uid = await this.auth.uidOf(msg.sender);
+    const dir = localDebDir(join(this.opts.sysroot, 'ostree', 'repo'));
+    try {
+      const copies = new Map<string, string>();
+      for (const d of debs) if (!copies.has(d)) copies.set(d, await copyAsCaller(d, uid, dir));
+      const path = await this.transactionFor(method, msg, withCopies(request, copies), queue);
+      const t = this.order.find((x) => x.path === path);
+      if (t) this.copies.set(t, dir);
+      else rmSync(dir, { recursive: true, force: true });
+      return { signature: 'o', body: [path] };
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   /** The object path of the transaction for a request: joined when the same one is unfinished, else a new one. */
@@ -315,6 +336,11 @@ export class DaemonService {
   }
 
   private retire(t: Transaction): void {
+    const dir = this.copies.get(t);
+    if (dir !== undefined) {
+      this.copies.delete(t);
+      rmSync(dir, { recursive: true, force: true });
+    }
     this.lingering.set(t.path, t);
     setTimeout(
       () => {

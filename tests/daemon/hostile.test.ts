@@ -6,13 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gdbus, runCliOnBus, startTestBus, testUsers, type DaemonProcess, type TestBus, type TestUser } from '../lib/bus';
 import { makeSysroot, type SysrootFixture } from '../lib/sysroot';
-import { sh } from '../lib/env';
+import { removeTree, sh, tmpdir } from '../lib/env';
+import { buildDeb } from '../lib/archive';
 import { OWNER_ENV } from '../../src/engine/exec';
 import { BUS_NAME, DAEMON_IFACE, OBJECT_PATH, TRANSACTION_IFACE } from '../../src/dbus/contract';
 import type { BusConnection, DBusMessage } from '../../src/dbus/bus';
@@ -275,7 +276,68 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
     const k = await runCliOnBus(tb, ['--sysroot', s.path, 'kargs', '--append=after-kill=1']);
     assert.equal(k.code, 0, k.stderr);
   });
+
+  it('local .deb files are read as the caller: a symlink to a root-only .deb and a FIFO are refused, nothing imported', async () => {
+    const dir = tmpdir('hostile-debs');
+    chmodSync(dir, 0o755);
+    const secret = join(dir, 'secret');
+    mkdirSync(secret, { mode: 0o700 });
+    const hidden = buildDeb(secret, { name: 'fx-secret', version: '1.0', files: { '/usr/share/fx-secret/s.txt': 'secret\n' } });
+    chmodSync(hidden, 0o600);
+    const pub = join(dir, 'pub');
+    mkdirSync(pub, { mode: 0o755 });
+    symlinkSync(hidden, join(pub, 'link.deb'));
+    sh('mkfifo', ['-m', '0666', join(pub, 'fifo.deb')]);
+    const own = buildDeb(pub, { name: 'fx-own', version: '1.0', files: { '/usr/share/fx-own/o.txt': 'own\n' } });
+    chmodSync(own, 0o644);
+    const refs0 = sh('ostree', ['refs', `--repo=${s.repo}`]);
+    try {
+      // The granted user (the polkit rule grants it install-packages) through a symlink to root's file.
+      const viaLink = await installAs(users.granted, join(pub, 'link.deb'));
+      assert.notEqual(viaLink.error, null, JSON.stringify(viaLink));
+      assert.match(viaLink.text, /cannot use .*link\.deb as uid \d+: permission denied/);
+      // Inside a directory it cannot read, a file that exists and one that does not look the same.
+      const inside = await installAs(users.granted, hidden);
+      const missing = await installAs(users.granted, join(secret, 'nothing.deb'));
+      assert.equal(inside.text.replace(hidden, 'X'), missing.text.replace(join(secret, 'nothing.deb'), 'X'));
+      // A FIFO nobody writes to: refused at once, no lock held meanwhile.
+      const fifo = await installAs(users.granted, join(pub, 'fifo.deb'));
+      assert.match(fifo.text, /it is not a regular file/);
+      assert.ok(fifo.ms! < 10000, `refused in ${fifo.ms} ms`);
+      assert.equal(sh('ostree', ['refs', `--repo=${s.repo}`]), refs0, 'nothing was imported');
+      // Its own readable .deb goes through: imported from the daemon's copy, and the copy goes away.
+      const mine = await installAs(users.granted, own);
+      assert.match(sh('ostree', ['refs', `--repo=${s.repo}`]), /aptostree\/pkg\/fx-own\//, JSON.stringify(mine));
+      await sleep(2000);
+      assert.deepEqual(
+        readdirSync(join(s.repo, 'tmp')).filter((e) => e.startsWith('apt-ostree-debs-')),
+        [],
+        'the copies are removed with the transaction',
+      );
+    } finally {
+      removeTree(dir);
+    }
+  });
 });
+
+/** InstallPackages([path]) from a connection of `user`, started when granted; the outcome. */
+async function installAs(user: TestUser, path: string): Promise<{ error: string | null; text: string; ms?: number }> {
+  const script = join(__dirname, '..', 'lib', 'hostile-client.js');
+  const r = spawnSync(
+    'setpriv',
+    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', process.execPath, script, 'install', path],
+    {
+      env: tb.env,
+      encoding: 'utf8',
+      timeout: 120000,
+    },
+  );
+  const line = String(r.stdout)
+    .split('\n')
+    .find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`the client printed nothing (${r.status}): ${r.stderr}`);
+  return JSON.parse(line) as { error: string | null; text: string; ms?: number };
+}
 
 function cmdline(pid: number): string[] {
   try {

@@ -14,6 +14,13 @@
  *   {"event":"reply","i":I,"error":NAME|null,"ms":T}
  *   {"event":"begin"}                         polkitd asked the agent (never answered)
  * and stays connected until its stdin closes or it is killed.
+ *
+ *   node hostile-client.js install PATH
+ *
+ * asks for InstallPackages([PATH]) (no interactive authorization), starts
+ * the transaction when it gets one, and prints
+ *   {"event":"install","error":NAME|null,"text":...,"ms":T}
+ * (text: the error, or the Finished signal's message) and exits.
  */
 import { readFileSync } from 'node:fs';
 import { BusConnection, DBusCallError, FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, variant, type DBusMessage } from '../../src/dbus/bus';
@@ -31,7 +38,41 @@ function startTime(): bigint {
   return BigInt(rest[19]!);
 }
 
+async function install(path: string): Promise<void> {
+  const bus = await BusConnection.connect();
+  const t0 = Date.now();
+  await bus.addMatch("type='signal',sender='org.aptostree.dev',path_namespace='/org/aptostree/dev/transaction'");
+  let tx: string;
+  try {
+    const r = await bus.call({
+      destination: 'org.aptostree.dev',
+      path: '/org/aptostree/dev',
+      interface: 'org.aptostree.dev.Daemon',
+      member: 'InstallPackages',
+      signature: 'asa{sv}',
+      body: [[path], {}],
+      timeout: 60000,
+    });
+    tx = String(r.body[0]);
+  } catch (e) {
+    say({ event: 'install', error: e instanceof DBusCallError ? e.errorName : String(e), text: (e as Error).message, ms: Date.now() - t0 });
+    return;
+  }
+  const finished = new Promise<[boolean, string]>((resolve) =>
+    bus.on('signal', (m: DBusMessage) => {
+      if (m.path === tx && m.member === 'Finished') resolve(m.body as [boolean, string]);
+    }),
+  );
+  await bus.call({ destination: 'org.aptostree.dev', path: tx, interface: 'org.aptostree.dev.Transaction', member: 'Start' });
+  const [ok, text] = await finished;
+  say({ event: 'install', error: ok ? null : 'Finished', text, ms: Date.now() - t0 });
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'install') {
+    await install(process.argv[3] ?? '');
+    process.exit(0);
+  }
   const count = Number(process.argv[2] ?? '1');
   const conns = await Promise.all(Array.from({ length: Number(process.argv[3] ?? '2') }, () => BusConnection.connect()));
   const bus = conns[0]!;
