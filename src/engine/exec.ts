@@ -25,7 +25,14 @@ export interface RunOptions {
   /** Exit codes that are not failures. */
   okCodes?: number[];
   hint?: string;
+  /** Most bytes of stdout kept (default MAX_STDOUT); more fails the command rather than cut what a caller parses. */
+  maxStdout?: number;
 }
+
+/** Default bound of a command's stdout kept in memory. */
+export const MAX_STDOUT = 64 * 1024 * 1024;
+/** Of stderr only the last this many bytes are kept (it is read for error messages, from the end). */
+export const MAX_STDERR = 1024 * 1024;
 
 export interface RunResult {
   stdout: string;
@@ -106,13 +113,28 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     };
     const outLines = lineSplitter(opts.onStdoutLine);
     const errLines = lineSplitter(opts.onStderrLine);
+    // Output is bounded: a command that prints without end must not take the daemon's memory.
+    const maxOut = opts.maxStdout ?? MAX_STDOUT;
+    let outBytes = 0;
+    let errBytes = 0;
+    let tooMuch = false;
     child.stdout.on('data', (b: Buffer) => {
-      out.push(b);
       outLines(b);
+      if (tooMuch) return;
+      outBytes += b.length;
+      if (outBytes > maxOut) {
+        tooMuch = true;
+        out.length = 0;
+        killGroup(child.pid, 'SIGKILL');
+        return;
+      }
+      out.push(b);
     });
     child.stderr.on('data', (b: Buffer) => {
-      err.push(b);
       errLines(b);
+      err.push(b);
+      errBytes += b.length;
+      while (errBytes > MAX_STDERR && err.length > 1) errBytes -= err.shift()!.length;
     });
     let cancelled = false;
     const onAbort = (): void => {
@@ -137,6 +159,15 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       const stderr = Buffer.concat(err).toString('utf8');
       if (cancelled) {
         reject(new CancelledError());
+        return;
+      }
+      if (tooMuch) {
+        reject(
+          new AptOstreeError(opts.errorCode ?? 'internal', `${opts.what ?? cmd} printed more than ${maxOut} bytes; stopped`, {
+            details: tail(stderr, 40) || undefined,
+            hint: opts.hint,
+          }),
+        );
         return;
       }
       const exit = code ?? 128;
