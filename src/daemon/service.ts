@@ -15,13 +15,25 @@ import type { DaemonConfig } from '../engine/config';
 import type { OperationRequest, OperationResult } from '../engine/operations/types';
 import type { Progress } from '../engine/progress';
 import { FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, type BusConnection, type DBusMessage } from '../dbus/bus';
-import { DAEMON_IFACE, DAEMON_INTERFACE, decodeCall, errorNameOf, METHOD_ACTIONS, OBJECT_PATH, requestKey } from '../dbus/contract';
+import {
+  ACCESS_DENIED,
+  DAEMON_IFACE,
+  DAEMON_INTERFACE,
+  decodeCall,
+  errorNameOf,
+  METHOD_ACTIONS,
+  OBJECT_PATH,
+  requestKey,
+} from '../dbus/contract';
 import { accessDenied, ObjectServer, ReplyError, type MethodHandler, type Reply } from '../dbus/server';
 import { copyAsCaller, localDebDir, localDebsOf, withCopies } from './localdeb';
 import { Authorizer } from './polkit';
 import { Transaction } from './transaction';
 
 export const VERSION = '0.1.0';
+
+/** Transactions waiting in all (the active one included): beyond, a queued request is Busy. */
+export const MAX_QUEUE = 16;
 
 export interface ServiceOptions {
   sysroot: string;
@@ -30,7 +42,7 @@ export interface ServiceOptions {
   reload: () => string[];
   /** Seconds a finished transaction stays on the bus. */
   linger?: number;
-  /** Seconds an unstarted transaction waits for Start() before it is dropped. */
+  /** Seconds an unstarted transaction waits for Start() before it is dropped (default 30; it blocks others meanwhile). */
   startTimeout?: number;
   /** Called when the daemon has been idle for IdleExitTimeout. */
   onIdle: () => void;
@@ -89,7 +101,7 @@ export class DaemonService {
       CancelActive: m(async (msg) => {
         const t = this.order[0];
         if (!t) return { signature: 'o', body: ['/'] };
-        if (!t.clients.has(msg.sender)) await this.authorize(msg, 'CancelActive', `cancelling "${t.title}"`);
+        if (!(await this.mayCancel(t, msg, 'CancelActive'))) return { signature: 'o', body: [t.path] };
         this.cancel(t, msg.sender);
         return { signature: 'o', body: [t.path] };
       }),
@@ -255,6 +267,12 @@ export class DaemonService {
       return same.path;
     }
     const head = this.order[0];
+    if (head && queue && this.order.length >= MAX_QUEUE) {
+      throw new ReplyError(
+        errorNameOf('busy'),
+        `${this.order.length} transactions are already waiting (at most ${MAX_QUEUE}); try again when "${head.title}" (${head.path}) is done`,
+      );
+    }
     if (head && !queue) {
       throw new ReplyError(
         errorNameOf('busy'),
@@ -269,7 +287,7 @@ export class DaemonService {
     t.export({
       Start: (m) => this.startTx(t, m),
       Cancel: async (m) => {
-        if (!t.clients.has(m.sender)) await this.authorize(m, 'Cancel', `cancelling "${t.title}"`);
+        if (!(await this.mayCancel(t, m, 'Cancel'))) return { signature: '', body: [] };
         this.cancel(t, m.sender);
         return { signature: '', body: [] };
       },
@@ -280,7 +298,7 @@ export class DaemonService {
       `transaction ${t.id} (${t.title}) created for ${msg.sender}${this.order.length > 1 ? `, queued behind ${this.order.length - 1}` : ''}`,
     );
     this.activeChanged();
-    const startTimeout = this.opts.startTimeout ?? 300;
+    const startTimeout = this.opts.startTimeout ?? 30;
     setTimeout(() => {
       if (!t.started && !t.finished) this.drop(t, `not started within ${startTimeout} s`);
     }, startTimeout * 1000).unref();
@@ -350,6 +368,27 @@ export class DaemonService {
       },
       (this.opts.linger ?? 60) * 1000,
     ).unref();
+  }
+
+  /**
+   * Whether `msg`'s sender cancels `t` for everyone: its initiator does, and
+   * anyone polkit authorizes for cancelling (root). A client that only
+   * joined it, without that authorization, is detached from it instead (it
+   * gets no more of its signals; a transaction nobody started and nobody
+   * waits for any more is dropped).
+   */
+  private async mayCancel(t: Transaction, msg: Msg, method: string): Promise<boolean> {
+    if (msg.sender === t.initiator) return true;
+    try {
+      await this.authorize(msg, method, `cancelling "${t.title}"`);
+      return true;
+    } catch (e) {
+      if (!t.clients.has(msg.sender) || !(e instanceof ReplyError) || e.errorName !== ACCESS_DENIED) throw e;
+      t.clients.delete(msg.sender);
+      log.info(`${msg.sender} leaves transaction ${t.id} (${t.title}), which it joined; it goes on for its other clients`);
+      if (!t.started && !t.finished && t.clients.size === 0) this.drop(t, 'its last client left before Start()');
+      return false;
+    }
   }
 
   private cancel(t: Transaction, by: string): void {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gdbus, runCliOnBus, startTestBus, testUsers, type DaemonProcess, type TestBus, type TestUser } from '../lib/bus';
@@ -16,7 +16,7 @@ import { removeTree, sh, tmpdir } from '../lib/env';
 import { buildDeb } from '../lib/archive';
 import { OWNER_ENV } from '../../src/engine/exec';
 import { BUS_NAME, DAEMON_IFACE, OBJECT_PATH, TRANSACTION_IFACE } from '../../src/dbus/contract';
-import type { BusConnection, DBusMessage } from '../../src/dbus/bus';
+import { DBusCallError, variantDict, type BusConnection, type DBusMessage } from '../../src/dbus/bus';
 
 let s: SysrootFixture;
 let tb: TestBus;
@@ -156,6 +156,7 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
     }
     const code = await Promise.race([d.exited, sleep(8000).then(() => 'still running')]);
     assert.equal(code, 0, d.log());
+    assert.doesNotThrow(() => process.kill(tb.polkitPid!, 0), 'polkitd is still running');
     assert.match(d.log(), /idle for 1 s with no transaction: exiting/);
     daemon = await tb.startDaemon(s.path, { env: { APT_OSTREE_DAEMON_LINGER: '1' } });
   });
@@ -316,6 +317,99 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
       );
     } finally {
       removeTree(dir);
+    }
+  });
+
+  it('the queue is bounded (Busy beyond 16); a joined client without the cancel grant only detaches itself', async () => {
+    const a = await tb.connect();
+    const base = {
+      destination: BUS_NAME,
+      path: OBJECT_PATH,
+      interface: DAEMON_IFACE,
+      member: 'ModifyKernelArgs',
+      signature: 'asasasa{sv}',
+    };
+    const queue = variantDict({ queue: { signature: 'b', value: true } });
+    try {
+      const paths: string[] = [];
+      for (let i = 0; i < 16; i++) paths.push(String((await a.call({ ...base, body: [[`q${i}=1`], [], [], queue] })).body[0]));
+      assert.equal(new Set(paths).size, 16);
+      await assert.rejects(a.call({ ...base, body: [['q16=1'], [], [], queue] }), (e: unknown) => {
+        assert.ok(e instanceof DBusCallError);
+        assert.equal(e.errorName, 'org.aptostree.dev.Error.Busy');
+        assert.match(e.message, /16 transactions are already waiting \(at most 16\)/);
+        return true;
+      });
+    } finally {
+      a.close();
+    }
+    // The client left: its unstarted transactions are dropped.
+    const end0 = Date.now() + 10000;
+    while (
+      !/\(<objectpath '\/'>,\)/.test(callAs(undefined, ['org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, 'ActiveTransaction']).stdout)
+    ) {
+      assert.ok(Date.now() < end0, 'the queue empties');
+      await sleep(100);
+    }
+
+    // The plain user may change kernel arguments (a rule for it), not cancel others' transactions.
+    writeFileSync(
+      join(tb.dir, 'polkit-rules', '20-plain-kargs.rules'),
+      `polkit.addRule(function(action, subject) {\n  if (action.id == "org.aptostree.dev.modify-kernel-args" && subject.user == "${users.plain.name}") return polkit.Result.YES;\n});\n`,
+      { mode: 0o644 },
+    );
+    const owner = await tb.connect();
+    try {
+      const tx = String((await owner.call({ ...base, body: [['joined=1'], [], [], {}] })).body[0]);
+      let jc: { tx: string; error: string | null; text?: string } | undefined;
+      const end = Date.now() + 15000;
+      for (;;) {
+        const r = spawnSync(
+          'setpriv',
+          [
+            `--reuid=${users.plain.uid}`,
+            `--regid=${users.plain.gid}`,
+            '--init-groups',
+            '--',
+            process.execPath,
+            join(__dirname, '..', 'lib', 'hostile-client.js'),
+            'join-cancel',
+            'joined=1',
+          ],
+          { env: tb.env, encoding: 'utf8', timeout: 60000 },
+        );
+        jc = JSON.parse(
+          String(r.stdout)
+            .split('\n')
+            .find((l) => l.startsWith('{')) ?? '{}',
+        ) as typeof jc;
+        if (jc?.tx === tx || Date.now() > end) break;
+        await sleep(500); // polkitd reloads its rules
+      }
+      assert.equal(jc?.tx, tx, `the plain user joins: ${JSON.stringify(jc)}`);
+      assert.equal(jc?.error, null, JSON.stringify(jc));
+      const state = (): string =>
+        /<'(\w+)'>/.exec(
+          gdbus(tb, [
+            'call',
+            '--system',
+            '--dest',
+            BUS_NAME,
+            '--object-path',
+            tx,
+            '--method',
+            'org.freedesktop.DBus.Properties.Get',
+            TRANSACTION_IFACE,
+            'State',
+          ]).stdout,
+        )?.[1] ?? '';
+      assert.equal(state(), 'created', 'the joined client did not cancel it for its initiator');
+      await waitLog(/leaves transaction \d+ \(kargs\), which it joined/);
+      // Its initiator still can.
+      await owner.call({ destination: BUS_NAME, path: tx, interface: TRANSACTION_IFACE, member: 'Cancel' });
+      assert.equal(state(), 'cancelled');
+    } finally {
+      owner.close();
     }
   });
 });

@@ -21,6 +21,12 @@
  * the transaction when it gets one, and prints
  *   {"event":"install","error":NAME|null,"text":...,"ms":T}
  * (text: the error, or the Finished signal's message) and exits.
+ *
+ *   node hostile-client.js join-cancel KARG
+ *
+ * asks for ModifyKernelArgs([KARG]) (joining an identical transaction when
+ * one is waiting), then calls Cancel on it, and prints
+ *   {"event":"join-cancel","tx":PATH,"error":NAME|null}
  */
 import { readFileSync } from 'node:fs';
 import { BusConnection, DBusCallError, FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, variant, type DBusMessage } from '../../src/dbus/bus';
@@ -68,7 +74,31 @@ async function install(path: string): Promise<void> {
   say({ event: 'install', error: ok ? null : 'Finished', text, ms: Date.now() - t0 });
 }
 
+async function joinCancel(karg: string): Promise<void> {
+  const bus = await BusConnection.connect();
+  let tx = '';
+  try {
+    const r = await bus.call({
+      destination: 'org.aptostree.dev',
+      path: '/org/aptostree/dev',
+      interface: 'org.aptostree.dev.Daemon',
+      member: 'ModifyKernelArgs',
+      signature: 'asasasa{sv}',
+      body: [[karg], [], [], {}],
+    });
+    tx = String(r.body[0]);
+    await bus.call({ destination: 'org.aptostree.dev', path: tx, interface: 'org.aptostree.dev.Transaction', member: 'Cancel' });
+    say({ event: 'join-cancel', tx, error: null });
+  } catch (e) {
+    say({ event: 'join-cancel', tx, error: e instanceof DBusCallError ? e.errorName : String(e), text: (e as Error).message });
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'join-cancel') {
+    await joinCancel(process.argv[3] ?? '');
+    process.exit(0);
+  }
   if (process.argv[2] === 'install') {
     await install(process.argv[3] ?? '');
     process.exit(0);
