@@ -306,6 +306,10 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
       assert.match(fifo.text, /it is not a regular file/);
       assert.ok(fifo.ms! < 10000, `refused in ${fifo.ms} ms`);
       assert.equal(sh('ostree', ['refs', `--repo=${s.repo}`]), refs0, 'nothing was imported');
+      // A dry run with its own .deb writes nothing to the repository.
+      const dry = await installAs(users.granted, own, true);
+      assert.match(dry.text, /Reading 1 local package|Dry run|resolving/i, JSON.stringify(dry));
+      assert.equal(sh('ostree', ['refs', `--repo=${s.repo}`]), refs0, 'a dry run imports nothing');
       // Its own readable .deb goes through: imported from the daemon's copy, and the copy goes away.
       const mine = await installAs(users.granted, own);
       assert.match(sh('ostree', ['refs', `--repo=${s.repo}`]), /aptostree\/pkg\/fx-own\//, JSON.stringify(mine));
@@ -415,11 +419,21 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
 });
 
 /** InstallPackages([path]) from a connection of `user`, started when granted; the outcome. */
-async function installAs(user: TestUser, path: string): Promise<{ error: string | null; text: string; ms?: number }> {
+async function installAs(user: TestUser, path: string, dryRun = false): Promise<{ error: string | null; text: string; ms?: number }> {
   const script = join(__dirname, '..', 'lib', 'hostile-client.js');
   const r = spawnSync(
     'setpriv',
-    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', process.execPath, script, 'install', path],
+    [
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      '--init-groups',
+      '--',
+      process.execPath,
+      script,
+      'install',
+      path,
+      ...(dryRun ? ['dry-run'] : []),
+    ],
     {
       env: tb.env,
       encoding: 'utf8',

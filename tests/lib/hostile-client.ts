@@ -15,7 +15,7 @@
  *   {"event":"begin"}                         polkitd asked the agent (never answered)
  * and stays connected until its stdin closes or it is killed.
  *
- *   node hostile-client.js install PATH
+ *   node hostile-client.js install PATH [dry-run]
  *
  * asks for InstallPackages([PATH]) (no interactive authorization), starts
  * the transaction when it gets one, and prints
@@ -44,7 +44,7 @@ function startTime(): bigint {
   return BigInt(rest[19]!);
 }
 
-async function install(path: string): Promise<void> {
+async function install(path: string, dryRun: boolean): Promise<void> {
   const bus = await BusConnection.connect();
   const t0 = Date.now();
   await bus.addMatch("type='signal',sender='org.aptostree.dev',path_namespace='/org/aptostree/dev/transaction'");
@@ -56,7 +56,7 @@ async function install(path: string): Promise<void> {
       interface: 'org.aptostree.dev.Daemon',
       member: 'InstallPackages',
       signature: 'asa{sv}',
-      body: [[path], {}],
+      body: [[path], dryRun ? { 'dry-run': variant('b', true) } : {}],
       timeout: 60000,
     });
     tx = String(r.body[0]);
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   if (process.argv[2] === 'install') {
-    await install(process.argv[3] ?? '');
+    await install(process.argv[3] ?? '', process.argv[4] === 'dry-run');
     process.exit(0);
   }
   const count = Number(process.argv[2] ?? '1');

@@ -69,6 +69,8 @@ export interface BuildOptions {
   dryRun?: boolean;
   /** Requested names that must not be in the base (new requests without --allow-inactive). */
   mustNotBeInBase?: string[];
+  /** Local packages used from their files rather than the repository (a dry run does not import), by sha256. */
+  localFiles?: Map<string, string>;
 }
 
 export interface LayeringPlan {
@@ -195,7 +197,13 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
 
   // Local packages come from their commits in the repo.
   const locals: ImportedPackage[] = [];
+  const localFiles: string[] = [];
   for (const l of [...o.origin.requestedLocalPackages, ...o.origin.overrideReplaceLocal]) {
+    const file = o.localFiles?.get(l.sha256);
+    if (file !== undefined) {
+      localFiles.push(file);
+      continue;
+    }
     const { name, version, arch } = parseNva(l.nva);
     const imp = await importedFromRef(repo, packageRef(name, version, arch));
     if (!imp || imp.sha256 !== l.sha256) {
@@ -234,7 +242,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     rmSync(dir, { recursive: true, force: true });
     return out;
   };
-  const localDebs = await timed(timings, 'checkout', () => parallel(locals, 2, buildDeb));
+  const localDebs = [...(await timed(timings, 'checkout', () => parallel(locals, 2, buildDeb))), ...localFiles];
 
   // Resolution.
   const tree: AptTree = {
