@@ -330,6 +330,27 @@ function checkToken(what: string, s: unknown): string {
   return v;
 }
 
+/** A commit checksum, version=VERSION or revision=CHECKSUM (what DeployCommit deploys). */
+function checkRevision(s: unknown): string {
+  const v = checkToken('revision', s);
+  if (!/^(?:(?:revision=)?[0-9a-f]{64}|version=[^\n]+)$/.test(v)) {
+    throw bad(`"${v.slice(0, 80)}" is not a revision`, 'give a full commit checksum (64 hex digits) or version=VERSION');
+  }
+  return v;
+}
+
+/** One OSTree ref component, as libostree accepts it. */
+const REF_COMPONENT = '[A-Za-z0-9_][-._A-Za-z0-9]*';
+const REFSPEC_RE = new RegExp(`^(?:${REF_COMPONENT}:)?(?:${REF_COMPONENT}(?:/${REF_COMPONENT})*)?$`);
+
+/** [REMOTE:]REF, or REF, or REMOTE: (what Rebase takes). */
+function checkRefspec(s: unknown): string {
+  const v = checkToken('refspec', s);
+  if (v === ':' || !REFSPEC_RE.test(v))
+    throw bad(`"${v.slice(0, 80)}" is not a refspec`, 'give [REMOTE:]REF, e.g. debian:debian/13/x86_64/base');
+  return v;
+}
+
 const CLEANUP_TARGETS: readonly CleanupTarget[] = ['pending', 'rollback', 'base', 'repomd'];
 
 /**
@@ -440,9 +461,9 @@ export function decodeCall(method: string, args: readonly unknown[]): DecodedCal
       case 'UpgradeSystem':
         return { kind: 'upgrade', options: upgradeOpts(o) };
       case 'DeployCommit':
-        return { kind: 'deploy', revision: checkToken('revision', args[0]), options: upgradeOpts(o) };
+        return { kind: 'deploy', revision: checkRevision(args[0]), options: upgradeOpts(o) };
       case 'Rebase':
-        return { kind: 'rebase', refspec: checkToken('refspec', args[0]), options: upgradeOpts(o) };
+        return { kind: 'rebase', refspec: checkRefspec(args[0]), options: upgradeOpts(o) };
       case 'Rollback':
         return { kind: 'rollback', options: { reboot: flag(o, 'reboot') } };
       case 'ModifyKernelArgs': {

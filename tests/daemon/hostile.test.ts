@@ -15,6 +15,8 @@ import { makeSysroot, type SysrootFixture } from '../lib/sysroot';
 import { removeTree, sh, tmpdir } from '../lib/env';
 import { buildDeb } from '../lib/archive';
 import { OWNER_ENV } from '../../src/engine/exec';
+import { loadSysroot } from '../../src/engine/sysroot';
+import { fuzzCalls } from '../lib/fuzz-calls';
 import { BUS_NAME, DAEMON_IFACE, OBJECT_PATH, TRANSACTION_IFACE } from '../../src/dbus/contract';
 import { DBusCallError, variantDict, type BusConnection, type DBusMessage } from '../../src/dbus/bus';
 
@@ -415,6 +417,70 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
     } finally {
       owner.close();
     }
+  });
+
+  it('300 hostile calls from root and 100 from an unprivileged user: each gets a D-Bus error, nothing changes, the daemon stays up', async () => {
+    const refs0 = sh('ostree', ['refs', `--repo=${s.repo}`]);
+    const deps0 = (await loadSysroot(s.path)).deployments.map((d) => `${d.checksum}.${d.serial}`);
+    const seed = Number(process.env.APT_OSTREE_FUZZ_SEED ?? '20261206');
+    const b = await tb.connect();
+    const errors: Record<string, number> = {};
+    const accepted: string[] = [];
+    try {
+      for (const c of fuzzCalls(seed, 300)) {
+        try {
+          await b.call(c);
+          accepted.push(`${c.member}(${c.signature ?? ''}) ${JSON.stringify(c.body ?? []).slice(0, 200)}`);
+        } catch (e) {
+          assert.ok(e instanceof DBusCallError, `a D-Bus error, not ${String(e)}`);
+          errors[e.errorName] = (errors[e.errorName] ?? 0) + 1;
+        }
+      }
+    } finally {
+      b.close();
+    }
+    assert.deepEqual(accepted, [], `seed ${seed}: calls that were accepted`);
+    assert.ok(Object.keys(errors).length >= 3, JSON.stringify(errors));
+    assert.equal(daemon.child.exitCode, null, 'the daemon is still running');
+    // An unprivileged user gets refused before anything looks at its arguments.
+    const script = join(__dirname, '..', 'lib', 'hostile-client.js');
+    const r = spawnSync(
+      'setpriv',
+      [
+        `--reuid=${users.plain.uid}`,
+        `--regid=${users.plain.gid}`,
+        '--init-groups',
+        '--',
+        process.execPath,
+        script,
+        'fuzz',
+        String(seed + 1),
+        '100',
+      ],
+      {
+        env: tb.env,
+        encoding: 'utf8',
+        timeout: 300000,
+      },
+    );
+    const out = JSON.parse(
+      String(r.stdout)
+        .split('\n')
+        .find((l) => l.startsWith('{')) ?? '{}',
+    ) as { errors?: Record<string, number>; accepted?: string[] };
+    assert.deepEqual(out.accepted, [], r.stderr);
+    assert.equal(
+      Object.values(out.errors ?? {}).reduce((x, y) => x + y, 0),
+      100,
+      JSON.stringify(out),
+    );
+    assert.equal(callAs(undefined, ['org.aptostree.dev.Daemon.Ping']).stdout.trim(), "('pong',)");
+    assert.equal(sh('ostree', ['refs', `--repo=${s.repo}`]), refs0);
+    assert.deepEqual(
+      (await loadSysroot(s.path)).deployments.map((d) => `${d.checksum}.${d.serial}`),
+      deps0,
+    );
+    process.stderr.write(`# fuzz errors (root): ${JSON.stringify(errors)}; (unprivileged): ${JSON.stringify(out.errors)}\n`);
   });
 });
 

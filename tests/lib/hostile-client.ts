@@ -27,8 +27,14 @@
  * asks for ModifyKernelArgs([KARG]) (joining an identical transaction when
  * one is waiting), then calls Cancel on it, and prints
  *   {"event":"join-cancel","tx":PATH,"error":NAME|null}
+ *
+ *   node hostile-client.js fuzz SEED COUNT
+ *
+ * sends the calls of tests/lib/fuzz-calls.ts and prints
+ *   {"event":"fuzz","errors":{NAME:N},"accepted":[...]}
  */
 import { readFileSync } from 'node:fs';
+import { fuzzCalls } from './fuzz-calls';
 import { BusConnection, DBusCallError, FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, variant, type DBusMessage } from '../../src/dbus/bus';
 
 const AGENT_PATH = '/org/aptostree/test/Agent';
@@ -94,7 +100,27 @@ async function joinCancel(karg: string): Promise<void> {
   }
 }
 
+async function fuzz(seed: number, count: number): Promise<void> {
+  const bus = await BusConnection.connect();
+  const errors: Record<string, number> = {};
+  const accepted: string[] = [];
+  for (const c of fuzzCalls(seed, count)) {
+    try {
+      await bus.call({ ...c, flags: FLAG_ALLOW_INTERACTIVE_AUTHORIZATION });
+      accepted.push(`${c.member}(${c.signature ?? ''})`);
+    } catch (e) {
+      const name = e instanceof DBusCallError ? e.errorName : String(e);
+      errors[name] = (errors[name] ?? 0) + 1;
+    }
+  }
+  say({ event: 'fuzz', errors, accepted });
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'fuzz') {
+    await fuzz(Number(process.argv[3]), Number(process.argv[4]));
+    process.exit(0);
+  }
   if (process.argv[2] === 'join-cancel') {
     await joinCancel(process.argv[3] ?? '');
     process.exit(0);
