@@ -320,7 +320,12 @@ function checkDebs(what: string, l: unknown): string[] {
 
 function checkKargs(what: string, l: unknown): string[] {
   const list = checkList(what, l);
-  for (const k of list) if (k === '' || /\s/.test(k.replace(/"[^"]*"/g, ''))) throw bad(`"${k}" is not one kernel argument (${what})`);
+  for (const k of list) {
+    // Blanks outside quotes, unbalanced quotes, or no key: not one argument (the engine's isValidKarg agrees).
+    const unbalanced = (k.split('"').length - 1) % 2 !== 0;
+    if (k === '' || k.startsWith('=') || unbalanced || /\s/.test(k.replace(/"[^"]*"/g, '')))
+      throw bad(`"${k}" is not one kernel argument (${what})`);
+  }
   return list;
 }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gdbus, runCliOnBus, startTestBus, testUsers, type DaemonProcess, type TestBus, type TestUser } from '../lib/bus';
@@ -416,6 +416,7 @@ describe('apt-ostreed against hostile callers', { timeout: 10 * 60 * 1000 }, () 
       assert.equal(state(), 'cancelled');
     } finally {
       owner.close();
+      rmSync(join(tb.dir, 'polkit-rules', '20-plain-kargs.rules'), { force: true });
     }
   });
 

@@ -43,6 +43,9 @@ const BAD_STRINGS = [
   '\u00e9\u00e8\u2603 \u202e',
 ];
 
+/** Of those, the ones that are no kernel argument either ("../x" is one). */
+const BAD_KARGS = ['a\u0001b', 'UPPER Case', 'x'.repeat(1 << 20), 'a\nb', '=x', 'k="unbalanced'];
+
 /** A small deterministic generator (mulberry32). */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -102,7 +105,7 @@ export function fuzzCalls(seed: number, count: number): CallOptions[] {
       calls.push({ ...base, signature: sig, body: [...args.map((t) => (t === 'as' ? big : fine(t))), {}] });
     } else if ((kind === 4 || kind === 5) && args.some((t) => t === 's' || t === 'as') && method !== 'SetInitramfsState') {
       // A bad name, ref, revision, kernel argument or cleanup target.
-      const bad = pick(BAD_STRINGS);
+      const bad = pick(method === 'ModifyKernelArgs' ? BAD_KARGS : BAD_STRINGS);
       const at = args.findIndex((t) => t === 's' || t === 'as');
       calls.push({ ...base, signature: sig, body: [...args.map((t, j) => (j === at ? (t === 's' ? bad : [bad]) : fine(t))), {}] });
     } else if (kind === 6) {
