@@ -188,8 +188,12 @@ describe('transactions with a long operation', { timeout: 30 * 60 * 1000 }, () =
       await waitFor('dpkg to run', () => /Running dpkg and maintainer scripts/.test(daemon.log().slice(mark)));
       await sleep(500);
       assert.equal(leftovers().length, 1, 'a scratch directory is in use');
+      // Down to the maintainer script's sleep (inside bwrap, under the overlay helper).
+      await waitFor('the maintainer script to run', () =>
+        descendants(daemon.pid).some((p) => describePid(p).split(' ').slice(1, 3).join(' ') === 'sleep 30'),
+      );
       const children = descendants(daemon.pid);
-      assert.ok(children.length >= 3, `the daemon runs helpers: ${children.join(' ')}`);
+      assert.ok(children.length >= 3, `the daemon runs helpers: ${children.map(describePid).join('; ')}`);
       daemon.kill('SIGKILL');
       assert.equal(await daemon.exited, 'SIGKILL');
       // Its helpers die with it (the kernel's parent-death signal, then bwrap's --die-with-parent), before any new daemon.
