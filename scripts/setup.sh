@@ -9,7 +9,7 @@ DEBIAN_PACKAGES="
   apt-utils dpkg-dev fakeroot attr
   gpg gpg-agent
   dracut-core
-  dbus polkitd systemd util-linux e2fsprogs libglib2.0-bin passwd
+  dbus polkitd systemd util-linux e2fsprogs libglib2.0-bin passwd strace
   python3-gi gir1.2-glib-2.0
   qemu-system-x86 qemu-utils
   cockpit-ws cockpit-bridge cockpit-system chromium

@@ -33,7 +33,10 @@ export interface TransactionDeps {
 export class Transaction {
   readonly path: string;
   readonly title: string;
-  /** Connections that may Start() and Cancel() it without asking polkit: the initiator and those that joined. */
+  /**
+   * Connections that may Start() and Cancel() it without asking polkit: the
+   * initiator and those that joined. Its signals go to them only.
+   */
   readonly clients = new Set<string>();
   state: TransactionState = 'created';
   result: TransactionResult | undefined;
@@ -90,7 +93,7 @@ export class Transaction {
 
   private setState(s: TransactionState): void {
     this.state = s;
-    this.deps.server.propertiesChanged(this.path, TRANSACTION_IFACE, ['State', 'Result']);
+    this.deps.server.propertiesChanged(this.path, TRANSACTION_IFACE, ['State', 'Result'], [...this.clients]);
   }
 
   /** Mark started; resolves waiters. Returns false when it already was. */
@@ -111,11 +114,18 @@ export class Transaction {
     if (!this.finished && this.state !== 'running') this.setState('queued');
   }
 
+  /**
+   * A signal of this object, sent unicast to each of its clients only: its
+   * progress and errors are nobody else's business (a broadcast would reach
+   * every connection with a match rule, of any user).
+   */
   private signal(member: string, signature: string, body: unknown[]): void {
-    try {
-      this.deps.bus.signal(this.path, TRANSACTION_IFACE, member, signature, body);
-    } catch (e) {
-      log.debug(`signal ${member} not sent: ${(e as Error).message}`);
+    for (const dest of this.clients) {
+      try {
+        this.deps.bus.signal(this.path, TRANSACTION_IFACE, member, signature, body, dest);
+      } catch (e) {
+        log.debug(`signal ${member} not sent to ${dest}: ${(e as Error).message}`);
+      }
     }
   }
 

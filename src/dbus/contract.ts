@@ -319,7 +319,10 @@ function checkKargs(what: string, l: unknown): string[] {
   const list = checkList(what, l);
   for (const k of list) {
     if (what === 'replace') {
-      if (k === '' || /\s/.test(k.replace(/"[^"]*"/g, ''))) throw bad(`"${k}" is not one kernel argument (${what})`);
+      // Blanks outside quotes, unbalanced quotes, or no key: not one argument.
+      const unbalanced = (k.split('"').length - 1) % 2 !== 0;
+      if (k === '' || k.startsWith('=') || unbalanced || /\s/.test(k.replace(/"[^"]*"/g, '')))
+        throw bad(`"${k}" is not one kernel argument (${what})`);
     } else if (!isValidKarg(k)) {
       throw bad(
         `--${what === 'set' ? 'editor' : what}: invalid kernel argument "${k}"`,
@@ -333,6 +336,27 @@ function checkKargs(what: string, l: unknown): string[] {
 function checkToken(what: string, s: unknown): string {
   const v = checkString(what, s, 1024);
   if (v === '' || /\s/.test(v)) throw bad(`${what} "${v}" is empty or contains spaces`);
+  return v;
+}
+
+/** A commit checksum, version=VERSION or revision=CHECKSUM (what DeployCommit deploys). */
+function checkRevision(s: unknown): string {
+  const v = checkToken('revision', s);
+  if (!/^(?:(?:revision=)?[0-9a-f]{64}|version=[^\n]+)$/.test(v)) {
+    throw bad(`"${v.slice(0, 80)}" is not a revision`, 'give a full commit checksum (64 hex digits) or version=VERSION');
+  }
+  return v;
+}
+
+/** One OSTree ref component, as libostree accepts it. */
+const REF_COMPONENT = '[A-Za-z0-9_][-._A-Za-z0-9]*';
+const REFSPEC_RE = new RegExp(`^(?:${REF_COMPONENT}:)?(?:${REF_COMPONENT}(?:/${REF_COMPONENT})*)?$`);
+
+/** [REMOTE:]REF, or REF, or REMOTE: (what Rebase takes). */
+function checkRefspec(s: unknown): string {
+  const v = checkToken('refspec', s);
+  if (v === ':' || !REFSPEC_RE.test(v))
+    throw bad(`"${v.slice(0, 80)}" is not a refspec`, 'give [REMOTE:]REF, e.g. debian:debian/13/x86_64/base');
   return v;
 }
 
@@ -351,6 +375,10 @@ function checkValue(check: ValueCheck | undefined, what: string, v: unknown): un
       return checkKargs(what, v);
     case 'token':
       return checkToken(what, v);
+    case 'revision':
+      return checkRevision(v);
+    case 'refspec':
+      return checkRefspec(v);
     case 'cleanup-target': {
       const what2 = checkList(what, v, 32);
       for (const w of what2)

@@ -87,16 +87,21 @@ export class ObjectServer {
     return this.objects.has(path);
   }
 
-  /** Send PropertiesChanged with the current values of `names`. */
-  propertiesChanged(path: string, iface: string, names: string[]): void {
+  /**
+   * Send PropertiesChanged with the current values of `names`: broadcast, or
+   * one unicast copy to each of `destinations` when given.
+   */
+  propertiesChanged(path: string, iface: string, names: string[], destinations?: Iterable<string>): void {
     const i = this.objects.get(path)?.get(iface);
     if (!i) return;
     const changed: Record<string, unknown> = {};
     for (const n of names) changed[n] = this.propVariant(i, n);
-    try {
-      this.bus.signal(path, PROPS, 'PropertiesChanged', 'sa{sv}as', [iface, changed, []]);
-    } catch (e) {
-      log.debug(`PropertiesChanged not sent: ${(e as Error).message}`);
+    for (const dest of destinations ?? [undefined]) {
+      try {
+        this.bus.signal(path, PROPS, 'PropertiesChanged', 'sa{sv}as', [iface, changed, []], dest);
+      } catch (e) {
+        log.debug(`PropertiesChanged not sent: ${(e as Error).message}`);
+      }
     }
   }
 

@@ -22,8 +22,8 @@
  * State (JSON) under the sysroot's /var/lib/apt-ostree/automatic-update.json:
  * the last run (when, mode, scope, result) and the update found by `check`.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { AptOstreeError } from './errors';
 import { KeyFile } from './keyfile';
 import { log } from './log';
@@ -187,8 +187,22 @@ export function writeAutomaticState(sysrootPath: string, state: AutomaticState):
   const path = automaticStatePath(sysrootPath);
   mkdirSync(join(resolve(sysrootPath), STATE_SUBDIR), { recursive: true, mode: 0o755 });
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
+  // Written in full and on disk before it replaces the previous state, and the rename itself made durable:
+  // a crash leaves the old state or the new one, never an empty file.
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeFileSync(fd, JSON.stringify(state, null, 2) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -197,10 +197,15 @@ async function kargs(ctx: OperationContext, s: Sysroot, req: Extract<OperationRe
 /** Refs that apt-ostree makes as scratch during an operation; `cleanup -b` deletes them. */
 export const TEMP_REF_PREFIX = 'aptostree/tmp/';
 
-async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[]): Promise<OperationResult> {
-  const done: string[] = [];
-  // What stays: the default, the booted, the rollback, pinned ones; pending (staged or before
-  // the booted one) unless -p; the rollback unless -r.
+/**
+ * What `cleanup` keeps and drops. What stays: the default, the booted, the
+ * rollback, pinned ones; pending (staged or before the booted one) unless -p;
+ * the rollback unless -r.
+ */
+export function cleanupPlan(
+  s: Pick<Sysroot, 'deployments' | 'booted' | 'rollback'>,
+  what: readonly CleanupTarget[],
+): { keep: Deployment[]; dropped: Deployment[]; isPending: (d: Deployment) => boolean } {
   const bootedIndex = s.booted?.index;
   const isPending = (d: Deployment): boolean => d.staged || (bootedIndex !== undefined && d.index < bootedIndex);
   const keep = s.deployments.filter((d) => {
@@ -210,7 +215,21 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
     if (d === s.rollback) return !what.includes('rollback');
     return d.isDefault;
   });
-  const dropped = s.deployments.filter((d) => !keep.includes(d));
+  return { keep, dropped: s.deployments.filter((d) => !keep.includes(d)), isPending };
+}
+
+/**
+ * The list to hand to ostree_sysroot_write_deployments: libostree keeps a
+ * staged deployment only when it is the first of the new list (any other
+ * position, or its absence, discards it), so a kept staged one goes first.
+ */
+export function cleanupWriteOrder(keep: readonly Deployment[]): Deployment[] {
+  return [...keep.filter((d) => d.staged), ...keep.filter((d) => !d.staged)];
+}
+
+async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[]): Promise<OperationResult> {
+  const done: string[] = [];
+  const { keep, dropped, isPending } = cleanupPlan(s, what);
   const pinnedAsked = s.deployments.filter(
     (d) => d.pinned && ((what.includes('rollback') && d === s.rollback) || (what.includes('pending') && isPending(d))),
   );
@@ -220,7 +239,7 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
   if (dropped.length > 0) {
     if (keep.length === 0) throw new AptOstreeError('internal', 'refusing to remove every deployment');
     await task(ctx.progress, `Removing ${dropped.length} deployment(s): ${dropped.map(label).join(', ')}`, () =>
-      native.writeDeployments(s.path, keep.filter((d) => !d.staged).map(idOf)),
+      native.writeDeployments(s.path, cleanupWriteOrder(keep).map(idOf)),
     );
     done.push(`removed ${dropped.length} deployment(s)`);
   }

@@ -669,6 +669,13 @@ describe('activation and the fallback', { timeout: 5 * 60 * 1000 }, () => {
 });
 
 describe('shipped files and the installer', () => {
+  it('the unit keeps block devices and foreign-architecture system calls usable (no ProtectClock=, no SystemCallArchitectures=)', () => {
+    const unit = readFileSync(join(ROOT, 'data', 'apt-ostreed.service'), 'utf8');
+    const set = unit.split('\n').filter((l) => !l.startsWith('#'));
+    assert.ok(!set.some((l) => /^ProtectClock=|^SystemCallArchitectures=|^DeviceAllow=|^DevicePolicy=/.test(l)), set.join('\n'));
+    assert.ok(set.includes('ProtectKernelLogs=yes') && set.includes('LockPersonality=yes'));
+  });
+
   it('install-daemon.sh installs the seed paths into a DESTDIR, touching nothing else; systemd-analyze verify accepts the unit', () => {
     const dir = tmpdir('install-daemon');
     try {

@@ -149,3 +149,19 @@ test('daemon configuration: typed values, problems named, previous values kept',
   ]);
   assert.deepEqual(daemonConfigFrom(undefined).config, DEFAULT_DAEMON_CONFIG);
 });
+
+test('revisions, refspecs and kernel arguments are checked when the call arrives: what the engine takes passes, the rest is refused', () => {
+  const csum = 'a'.repeat(64);
+  for (const rev of [csum, `revision=${csum}`, 'version=13.1', 'version=2024.10~rc1'])
+    assert.equal((decodeCall('DeployCommit', [rev, {}]).request as { revision: string }).revision, rev);
+  for (const bad of ['=x', 'abc', '../../etc/shadow', `${csum}0`, 'version='])
+    assert.throws(() => decodeCall('DeployCommit', [bad, {}]), /is not a revision/, bad);
+  for (const spec of ['debian:debian/13/x86_64/base', 'debian/13/x86_64/base', 'debian:', 'my_remote:os/x86-64.v2/base'])
+    assert.equal((decodeCall('Rebase', [spec, {}]).request as { refspec: string }).refspec, spec);
+  for (const bad of ['=x', ':', '../../etc/shadow', 'a//b', '-o:x', 'r:/abs', 'k="q'])
+    assert.throws(() => decodeCall('Rebase', [bad, {}]), /is not a refspec/, bad);
+  for (const k of ['quiet', 'a=b', 'x="a b"', 'k=v=w'])
+    assert.deepEqual((decodeCall('ModifyKernelArgs', [[k], [], [], {}]).request as { append: string[] }).append, [k]);
+  for (const bad of ['k="unbalanced', '=x', 'k"=1', 'a b'])
+    assert.throws(() => decodeCall('ModifyKernelArgs', [[bad], [], [], {}]), /is not one kernel argument/, bad);
+});

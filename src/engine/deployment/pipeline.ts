@@ -81,6 +81,8 @@ export interface OriginChange {
   mustNotBeInBase?: string[];
   /** Newly requested removals: these must be packages of the base. */
   mustBeInBase?: string[];
+  /** Dry run: local packages used from their files (not imported), by sha256. */
+  localFiles?: Map<string, string>;
 }
 
 /** What the pipeline made. */
@@ -125,6 +127,7 @@ export async function changeOrigin(
       dryRun: change.dryRun,
       mustNotBeInBase: change.mustNotBeInBase,
       mustBeInBase: change.mustBeInBase,
+      localFiles: change.localFiles,
     });
     if (change.dryRun) return step.dryRunResult ? step.dryRunResult(build) : { changed: false, summary: 'Dry run: nothing deployed.' };
     const checksum = await task(ctx.progress, 'Writing the deployment', () =>

@@ -83,6 +83,8 @@ export interface BuildOptions {
   mustNotBeInBase?: string[];
   /** Newly requested removals: these must be packages of the base. */
   mustBeInBase?: string[];
+  /** Local packages used from their files rather than the repository (a dry run does not import), by sha256. */
+  localFiles?: Map<string, string>;
 }
 
 export interface LayeringPlan {
@@ -215,7 +217,13 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
 
   // Local packages come from their commits in the repo.
   const locals: ImportedPackage[] = [];
+  const localFiles: string[] = [];
   for (const l of [...o.origin.requestedLocalPackages, ...o.origin.overrideReplaceLocal]) {
+    const file = o.localFiles?.get(l.sha256);
+    if (file !== undefined) {
+      localFiles.push(file);
+      continue;
+    }
     const { name, version, arch } = parseNva(l.nva);
     const imp = await importedFromRef(repo, packageRef(name, version, arch));
     if (!imp || imp.sha256 !== l.sha256) {
@@ -255,7 +263,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     return out;
   };
   for (const l of locals) await refuseUsrLocal(repo, l, signal);
-  const localDebs = await timed(timings, 'checkout', () => parallel(locals, 2, buildDeb));
+  const localDebs = [...(await timed(timings, 'checkout', () => parallel(locals, 2, buildDeb))), ...localFiles];
 
   // Resolution.
   const tree: AptTree = {

@@ -79,7 +79,7 @@ export async function importDeb(
   repo: string,
   debPath: string,
   tmpDir: string,
-  opts: { local: boolean; signal?: AbortSignal },
+  opts: { local: boolean; signal?: AbortSignal; dryRun?: boolean },
 ): Promise<ImportedPackage> {
   const { text, fields } = await debControl(debPath, opts.signal);
   const name = fields.get('Package')!;
@@ -90,6 +90,8 @@ export async function importDeb(
   const preDepends = fields.get('Pre-Depends') ?? '';
   const existing = await importedFromRef(repo, ref);
   if (existing && (!opts.local || existing.sha256 === sha256)) return { ...existing, sha256, preDepends };
+  // A dry run reads the package and writes nothing to the repository (commit: none).
+  if (opts.dryRun) return { name, version, arch, ref, commit: '', sha256: sha256 ?? (await sha256File(debPath)), preDepends };
   const dir = mkdtempSync(join(tmpDir, 'apt-ostree-import-'));
   try {
     const tree = join(dir, 'tree');

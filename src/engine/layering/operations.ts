@@ -40,12 +40,24 @@ function cloneOrigin(o: Origin): Origin {
 const nameOfNva = (n: string): string => n.split('_')[0]!;
 
 /** Import local .deb files given on the command line; returns their origin references. */
-async function importLocal(ctx: OperationContext, sys: Sysroot, paths: string[]): Promise<Array<LocalPackageRef & { name: string }>> {
+async function importLocal(
+  ctx: OperationContext,
+  sys: Sysroot,
+  paths: string[],
+  dryRunFiles?: Map<string, string>,
+): Promise<Array<LocalPackageRef & { name: string }>> {
   if (paths.length === 0) return [];
-  return task(ctx.progress, `Importing ${paths.length} local package${paths.length > 1 ? 's' : ''}`, async () => {
+  const verb = dryRunFiles ? 'Reading' : 'Importing';
+  return task(ctx.progress, `${verb} ${paths.length} local package${paths.length > 1 ? 's' : ''}`, async () => {
     const out: Array<LocalPackageRef & { name: string }> = [];
     for (const p of paths) {
-      const imp = await importDeb(sys.repoPath, p, join(sys.repoPath, 'tmp'), { local: true, signal: ctx.signal });
+      const imp = await importDeb(sys.repoPath, p, join(sys.repoPath, 'tmp'), {
+        local: true,
+        signal: ctx.signal,
+        dryRun: dryRunFiles !== undefined,
+      });
+      // Not imported (dry run): the plan uses the file itself.
+      if (dryRunFiles && imp.commit === '') dryRunFiles.set(imp.sha256!, p);
       out.push({ sha256: imp.sha256!, nva: nva(imp.name, imp.version, imp.arch), name: imp.name });
     }
     return out;
@@ -60,6 +72,8 @@ interface Change {
   mustNotBeInBase: string[];
   /** Newly requested removals, which must be packages of the base. */
   mustBeInBase?: string[];
+  /** Dry run: local packages not imported, by sha256 -> their file. */
+  localFiles: Map<string, string>;
 }
 
 /**
@@ -98,6 +112,8 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
   const what: string[] = [];
   const mustNotBeInBase: string[] = [];
   const mustBeInBase: string[] = [];
+  const localFiles = new Map<string, string>();
+  const dryRunFiles = 'dryRun' in req.options && req.options.dryRun ? localFiles : undefined;
   switch (req.kind) {
     case 'install': {
       if (req.packages.length === 0) throw usageError('install needs at least one package', 'e.g. apt-ostree install htop');
@@ -114,7 +130,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
       }
       const localPaths = args.flatMap((a) => (a.kind === 'local' ? [a.path] : []));
       if (localPaths.length > 0 && baseCommit) await refuseLocalBasePackages(ctx, sys, baseCommit, o, localPaths);
-      const locals = await importLocal(ctx, sys, localPaths);
+      const locals = await importLocal(ctx, sys, localPaths, dryRunFiles);
       for (const l of locals) {
         if (o.requestedLocalPackages.some((x) => x.sha256 === l.sha256)) {
           if (req.options.idempotent) continue;
@@ -172,7 +188,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         if (a.kind !== 'local') throw usageError(`override replace takes .deb files, not package names ("${d}")`);
         return a.path;
       });
-      for (const l of await importLocal(ctx, sys, paths)) {
+      for (const l of await importLocal(ctx, sys, paths, dryRunFiles)) {
         o.overrideReplaceLocal = o.overrideReplaceLocal.filter((x) => nameOfNva(x.nva) !== l.name);
         o.overrideReplaceLocal.push({ sha256: l.sha256, nva: l.nva });
         what.push(`${l.nva} (replacing)`);
@@ -209,7 +225,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
       break;
     }
   }
-  return { origin: o, what, mustNotBeInBase, mustBeInBase };
+  return { origin: o, what, mustNotBeInBase, mustBeInBase, localFiles };
 }
 
 function describePlan(plan: LayeringPlan): string[] {
@@ -242,6 +258,7 @@ export async function runLayeringOperation(ctx: OperationContext, req: LayeringR
           dryRun: req.options.dryRun,
           mustNotBeInBase: change.mustNotBeInBase,
           mustBeInBase: change.mustBeInBase,
+          localFiles: change.localFiles,
         },
         dryRunResult: (built) => {
           const lines = built.plan ? describePlan(built.plan) : [];

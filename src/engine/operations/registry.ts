@@ -46,7 +46,17 @@ export const OPTION_SIGNATURE: Record<OptionType, string> = { boolean: 'b', stri
  * What a value must be beyond its type; checked once, at the edge (the
  * daemon's decoding, which the in-process path goes through as well).
  */
-export type ValueCheck = 'text' | 'package' | 'package-or-deb' | 'deb' | 'karg' | 'token' | 'cleanup-target' | 'index';
+export type ValueCheck =
+  | 'text'
+  | 'package'
+  | 'package-or-deb'
+  | 'deb'
+  | 'karg'
+  | 'token'
+  | 'revision'
+  | 'refspec'
+  | 'cleanup-target'
+  | 'index';
 
 export type OptionValue = boolean | string | string[] | number;
 
@@ -514,7 +524,7 @@ export const OPERATIONS = [
     positionals: [{ name: 'revision', help: 'a commit checksum, or version=VERSION', required: true }],
     options: DEPLOY_COMMIT_OPTIONS,
     traits: CHANGE_TRAITS,
-    dbus: txMethod('DeployCommit', [{ name: 'revision', type: 's', check: 'token' }]),
+    dbus: txMethod('DeployCommit', [{ name: 'revision', type: 's', check: 'revision' }]),
     polkit: POLKIT.deploy,
     title: (r) => `deploy ${r.revision}`,
     build: (v) => ({ kind: 'deploy', revision: v.args.revision as string, options: fields(DEPLOY_COMMIT_OPTIONS, v) as UpgradeOptions }),
@@ -533,7 +543,7 @@ export const OPERATIONS = [
     ],
     options: UPGRADE_OPTIONS.map((o) => (o.long === 'cache-only' || o.long === 'reboot' ? o : busOnly(o))),
     traits: CHANGE_TRAITS,
-    dbus: txMethod('Rebase', [{ name: 'refspec', type: 's', check: 'token' }]),
+    dbus: txMethod('Rebase', [{ name: 'refspec', type: 's', check: 'refspec' }]),
     polkit: POLKIT.rebase,
     title: (r) => `rebase ${r.refspec}`,
     build: (v) => ({ kind: 'rebase', refspec: v.args.refspec as string, options: fields(UPGRADE_OPTIONS, v) as UpgradeOptions }),
