@@ -84,5 +84,3 @@ export type OperationRequest =
 
 export type OperationKind = OperationRequest['kind'];
 
-// The title of each request is declared with its operation in the registry.
-export { describeRequest } from './registry';
