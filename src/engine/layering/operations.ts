@@ -15,7 +15,7 @@ import { hasLayering, serializeOrigin, type LocalPackageRef, type Origin } from 
 import { task } from '../progress';
 import { withSysrootLock, type Sysroot } from '../sysroot';
 import { aptDirs, aptUpdate } from './apt';
-import type { LayeringPlan } from './assemble';
+import { treePackages, type LayeringPlan } from './assemble';
 import { debControl, importDeb } from './debimport';
 import { readCommitPackages } from '../updates/commits';
 import { nva, parsePackageArg } from './names';
@@ -77,12 +77,27 @@ interface Change {
 }
 
 /**
+ * The packages of a base commit and their versions: from the package list
+ * that compose recorded in its metadata, else (a base composed by other
+ * tools) from the dpkg database of a deployment of that very commit.
+ */
+async function basePackageVersions(sys: Sysroot, baseCommit: string): Promise<Map<string, string>> {
+  try {
+    return new Map((await readCommitPackages(sys.repoPath, baseCommit)).packages.map((p) => [p.name, p.version]));
+  } catch (e) {
+    const plain = sys.deployments.find((d) => d.checksum === baseCommit);
+    if (!(e instanceof AptOstreeError) || e.code !== 'not-found' || !plain) throw e;
+    return new Map([...(await treePackages(plain.deployPath)).values()].map((p) => [p.name, p.version]));
+  }
+}
+
+/**
  * install takes new packages: a local .deb of a package of the base (or of one
  * an override removed) is refused before anything is imported, as rpm-ostree
  * refuses a local package that is already in the base.
  */
 async function refuseLocalBasePackages(ctx: OperationContext, sys: Sysroot, baseCommit: string, o: Origin, paths: string[]): Promise<void> {
-  const base = new Map((await readCommitPackages(sys.repoPath, baseCommit)).packages.map((p) => [p.name, p.version]));
+  const base = await basePackageVersions(sys, baseCommit);
   for (const path of paths) {
     const name = (await debControl(path, ctx.signal)).fields.get('Package')!;
     if (o.overrideRemove.includes(name)) {
