@@ -40,14 +40,31 @@ const NAMED = 8;
 
 /** The booted deployment of the running system; a clear error on anything else. */
 export function requireBootedSystem(sys: Sysroot, what: string): Deployment {
-  if (resolve(sys.path) !== '/' || !sys.booted) {
-    throw new AptOstreeError(
-      'usage',
-      `${what} needs the booted system: ${sys.path} ${resolve(sys.path) === '/' ? 'was not booted from an OSTree deployment' : 'is a sysroot directory, not the running system'}; nothing changed`,
-      { hint: `run it on a system booted from OSTree, without --sysroot (changes for the next boot need no ${what})` },
-    );
+  const booted = sys.booted;
+  if (resolve(sys.path) !== '/' || !booted) {
+    const why =
+      resolve(sys.path) === '/'
+        ? 'the system was not booted from an OSTree deployment'
+        : `${sys.path} is a sysroot directory, not the running system`;
+    throw new AptOstreeError('usage', `${what}: live changes need the booted system, and ${why}; nothing changed`, {
+      hint: `run it on a system booted from OSTree, without --sysroot (a change for the next boot needs no ${what})`,
+    });
   }
-  return sys.booted;
+  return booted;
+}
+
+/** usroverlay on a deployment unlocked already: say in which state (checked before anything else). */
+function refuseUnlocked(d: Deployment | undefined): void {
+  const state = d?.unlocked ?? 'none';
+  if (state === 'none') return;
+  throw usageError(
+    `usroverlay: the booted deployment is already unlocked (${state}); nothing changed`,
+    state === 'transient'
+      ? 'its /usr overlay is the transient one apply-live uses; reboot to lock it again'
+      : state === 'hotfix'
+        ? 'a hotfix stays until another deployment boots'
+        : '/usr is writable already; reboot to lock it again',
+  );
 }
 
 /** A command run in the mount namespace of PID 1 when ours is another (a daemon with ProtectHome= has its own). */
@@ -293,15 +310,8 @@ async function afterApply(ctx: OperationContext, diff: DiffEntry[]): Promise<voi
 export async function runUsrOverlay(ctx: OperationContext, req: UsrOverlayRequest): Promise<OperationResult> {
   return withSysrootLock(ctx.sysroot, async () => {
     const sys = await loadSysroot(ctx.sysroot);
-    const booted = requireBootedSystem(sys, 'usroverlay');
-    if ((booted.unlocked ?? 'none') !== 'none') {
-      throw usageError(
-        `usroverlay: the booted deployment is already unlocked (${booted.unlocked}); nothing changed`,
-        booted.unlocked === 'transient'
-          ? 'its /usr overlay carries live changes (apply-live); reboot to lock it again'
-          : 'reboot to lock it again (a hotfix stays until you boot another deployment)',
-      );
-    }
+    refuseUnlocked(sys.booted);
+    requireBootedSystem(sys, 'usroverlay');
     const mode = req.options.hotfix ? 'hotfix' : req.options.transient ? 'transient' : 'development';
     const out = await task(ctx.progress, `Unlocking /usr (ostree admin unlock${mode === 'development' ? '' : ` --${mode}`})`, () =>
       admin.unlock(mode, hostNamespacePrefix(), { signal: ctx.signal }),
