@@ -33,8 +33,17 @@ import { runLayeringOperation } from './layering/operations';
 export type ApplyLiveRequest = Extract<OperationRequest, { kind: 'apply-live' }>;
 export type UsrOverlayRequest = Extract<OperationRequest, { kind: 'usroverlay' }>;
 
-/** Paths of /usr that change with every package operation (the package database), not files of the system. */
-const BOOKKEEPING = ['/usr/share/dpkg/database/', '/usr/share/debconf/cache/'];
+/**
+ * Paths of /usr that change with every package operation: the package database, and the tmpfiles.d and
+ * sysusers.d snippets layering writes for all layered packages together (which only grow on an install).
+ * Their change is not a replacement of the system's files.
+ */
+const BOOKKEEPING = [
+  '/usr/share/dpkg/database/',
+  '/usr/share/debconf/cache/',
+  '/usr/lib/tmpfiles.d/apt-ostree-layered.conf',
+  '/usr/lib/sysusers.d/apt-ostree-layered.conf',
+];
 /** How many files a refusal names. */
 const NAMED = 8;
 
