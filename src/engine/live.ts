@@ -160,7 +160,9 @@ const WRITER = [
 export async function runApplyLive(ctx: OperationContext, req: ApplyLiveRequest): Promise<OperationResult> {
   return withSysrootLock(ctx.sysroot, async () => {
     const sys = await loadSysroot(ctx.sysroot);
-    const booted = requireBootedSystem(sys, 'apply-live');
+    // Everything is checked before anything is written; the running system itself is required last, so
+    // that the checks can be tried on a sysroot directory whose booted deployment a test names.
+    const booted = sys.booted ?? requireBootedSystem(sys, 'apply-live');
     const repo = sys.repoPath;
     let target: string;
     let targetDeployment: Deployment | undefined;
@@ -200,9 +202,6 @@ export async function runApplyLive(ctx: OperationContext, req: ApplyLiveRequest)
       );
     }
     const source = state?.commit ?? booted.checksum;
-    if (source === target && !state?.inprogress) {
-      return { changed: false, summary: `No change: ${target.slice(0, 12)} is already live.` };
-    }
     const fromBooted = await diffCommits(repo, booted.checksum, target, ctx.signal);
     if (!req.options.allowReplacement) {
       const replaced = fromBooted.filter((e) => e.kind !== 'A' && isUsrFile(e.path));
@@ -213,6 +212,10 @@ export async function runApplyLive(ctx: OperationContext, req: ApplyLiveRequest)
           'pass --allow-replacement to replace them in the running system anyway (programs running may then misbehave), or reboot',
         );
       }
+    }
+    requireBootedSystem(sys, 'apply-live');
+    if (source === target && !state?.inprogress) {
+      return { changed: false, summary: `No change: ${target.slice(0, 12)} is already live.` };
     }
     const diff = await diffCommits(repo, source, target, ctx.signal);
     if (ctx.signal.aborted) throw new CancelledError('apply-live');

@@ -8,6 +8,7 @@
  * records in /run/apt-ostree/live. (`ostree admin unlock` itself works on
  * the booted deployment only: the QEMU steps in tests/e2e/live-steps.ts run it.)
  */
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ let s: MiniSysroot;
 let c1: string;
 let c2: string;
 let id1: string;
+let id2: string;
 
 function statusJson(env: NodeJS.ProcessEnv = {}): Dep[] {
   const r = runCli(['--sysroot', s.path, 'status', '--json'], { env });
@@ -46,7 +48,7 @@ describe('live changes on a directory sysroot', { timeout: 5 * 60_000 }, () => {
     c1 = s.commit('1.0');
     id1 = s.deploy(c1, `[origin]\nrefspec=${REF}\n`);
     c2 = s.commit('1.1');
-    s.deploy(c2, `[origin]\nrefspec=${REF}\n`);
+    id2 = s.deploy(c2, `[origin]\nrefspec=${REF}\n`);
   });
 
   after(() => {
@@ -71,6 +73,54 @@ describe('live changes on a directory sysroot', { timeout: 5 * 60_000 }, () => {
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     }
     assert.equal(JSON.stringify(statusJson()), before, 'the sysroot is as it was (no new deployment)');
+  });
+
+  it('apply-live checks its target before anything else: no pending deployment, unknown or unrelated commit, replaced files', () => {
+    const before = JSON.stringify(statusJson());
+    const live = (booted: string, ...args: string[]): { code: number; stderr: string } =>
+      runCli(['--sysroot', s.path, 'apply-live', ...args], { env: { APT_OSTREE_TEST_BOOTED_DEPLOYMENT: booted } });
+    // The default deployment booted: nothing is pending.
+    let r = live(id2);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /there is no pending deployment to apply; nothing changed/, r.stderr);
+    assert.match(r.stderr, /install -A/, r.stderr);
+    // The older one booted: the pending one (1.1, a child commit of 1.0) changes the placeholder kernel.
+    r = live(id1);
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.stderr,
+      /apply-live would change or remove 2 files of the booted tree: changed \/usr\/lib\/modules\/6\.1\.0-test\/(initramfs\.img|vmlinuz)/,
+      r.stderr,
+    );
+    assert.match(r.stderr, /--allow-replacement/, r.stderr);
+    r = live(id1, '--target', 'no/such/ref');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no\/such\/ref is not a commit of the sysroot's repository/, r.stderr);
+    const other = s.commit('9.0', { ref: 'other/unrelated/ref' });
+    r = live(id1, '--target', other);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /is not built on the booted deployment's base .* \(nor on a descendant of it\); nothing changed/, r.stderr);
+    // Allowed: then the running system is what is missing.
+    r = live(id1, '--allow-replacement');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /live changes need the booted system/, r.stderr);
+    r = live(id1, '--target', c2, '--allow-replacement');
+    assert.match(r.stderr, /live changes need the booted system/, r.stderr);
+    assert.equal(JSON.stringify(statusJson()), before, 'nothing changed');
+  });
+
+  it('a second apply-live while another operation holds the sysroot is refused as busy', async () => {
+    const holder = spawn('flock', [join(s.path, 'ostree', 'apt-ostree.lock'), 'sleep', '60'], { stdio: 'ignore', detached: true });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const r = runCli(['--sysroot', s.path, 'apply-live'], { env: { APT_OSTREE_TEST_BOOTED_DEPLOYMENT: id1 } });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /another apt-ostree operation is running/, r.stderr);
+    } finally {
+      // flock and its sleep (which inherited the locked descriptor) together.
+      process.kill(-holder.pid!, 'SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+    }
   });
 
   it('status: unlocked is none, and no live fields, on a deployment that was never unlocked', () => {
