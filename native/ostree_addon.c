@@ -4,7 +4,7 @@
  * Node >= 18. Loaded only by src/engine/ostree/native.ts.
  *
  *   listDeployments(sysroot)            -> [{index, osname, csum, deployserial, bootserial,
- *                                           bootcsum, booted, staged, pinned, options,
+ *                                           bootcsum, booted, staged, pinned, unlocked, options,
  *                                           bootconfig, originPath, deployPath}] in boot order
  *   writeDeployments(sysroot, order)    -> Promise<void>  (ostree_sysroot_write_deployments)
  *   commitInfo(repo, rev)               -> {checksum, parent, subject, body, timestamp, metadata}
@@ -127,6 +127,8 @@ list_deployments (napi_env env, napi_callback_info info)
       set_bool (env, o, "booted", booted != NULL && ostree_deployment_equal (d, booted));
       set_bool (env, o, "staged", ostree_deployment_is_staged (d));
       set_bool (env, o, "pinned", ostree_deployment_is_pinned (d));
+      /* none, development, hotfix or transient (OSTree's unlock; the run state in /run or the origin) */
+      set_str (env, o, "unlocked", ostree_deployment_unlocked_state_to_string (ostree_deployment_get_unlocked (d)));
 
       OstreeBootconfigParser *bc = ostree_deployment_get_bootconfig (d);
       const char *options = bc ? ostree_bootconfig_parser_get (bc, "options") : NULL;

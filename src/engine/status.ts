@@ -13,9 +13,10 @@ import {
   type AutomaticStatus,
   type AvailableUpdate,
 } from './automatic';
+import { readLiveState } from './live-state';
 import { META_PACKAGES, META_REMOVED_BASE_PACKAGES } from './ostree/metadata';
 import { commitInfo, type MetadataValue } from './ostree/native';
-import { loadSysroot, type Deployment, type Sysroot } from './sysroot';
+import { loadSysroot, type Deployment, type Sysroot, type UnlockedState } from './sysroot';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
@@ -37,7 +38,14 @@ export interface DeploymentJson {
   booted: boolean;
   staged: boolean;
   pinned: boolean;
-  unlocked: 'none';
+  /** OSTree's unlocked state (ostree admin unlock / usroverlay, apply-live): none, development, hotfix, transient. */
+  unlocked: UnlockedState;
+  /** The commit an apply-live was making live when it was interrupted (booted deployment only). */
+  'live-inprogress'?: string;
+  /** The commit whose /usr is live (apply-live; booted deployment only). */
+  'live-replaced'?: string;
+  /** apt-ostree addition: what apply-live changed in the running system, relative to the booted commit. */
+  'live-changes'?: { added: string[]; changed: string[]; removed: string[]; etc: string[] };
   'requested-packages': string[];
   'requested-local-packages': string[];
   /** Layered packages present in the deployment. */
@@ -134,7 +142,7 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
     booted: d.booted,
     staged: d.staged,
     pinned: d.pinned,
-    unlocked: 'none',
+    unlocked: d.unlocked ?? 'none',
     'requested-packages': [...requested],
     'requested-local-packages': (o?.requestedLocalPackages ?? []).map((r) => r.nva),
     // What the layered commit really has: requested names it records as installed and its base did not have.
@@ -164,6 +172,10 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
   if (typeof eol === 'string' && eol !== '') j.endoflife = eol;
   if (o?.overrideCommit) j['override-commit'] = o.overrideCommit;
   if (!o && d.originError) j['origin-error'] = d.originError;
+  const live = d.booted ? readLiveState(d) : undefined;
+  if (live?.inprogress) j['live-inprogress'] = live.inprogress;
+  if (live?.commit) j['live-replaced'] = live.commit;
+  if (live) j['live-changes'] = { added: live.added, changed: live.changed, removed: live.removed, etc: live.etc };
   return j;
 }
 
@@ -275,6 +287,19 @@ export function renderStatus(st: StatusJson, opts: RenderOptions = {}): string {
       field('Commit', short(d.checksum));
     }
     if (d['override-commit']) field('Revision', short(d['override-commit']));
+    if (d.unlocked !== 'none') field('Unlocked', d.unlocked);
+    if (d['live-inprogress']) field('InterruptedLiveCommit', short(d['live-inprogress']));
+    if (d['live-replaced']) field('LiveCommit', short(d['live-replaced']));
+    const lc = d['live-changes'];
+    if (lc) {
+      const n = (x: string[], w: string): string => `${x.length} ${w}`;
+      field(
+        'LiveChanges',
+        `${n(lc.added, 'added')}, ${n(lc.changed, 'changed')}, ${n(lc.removed, 'removed')}, ${n(lc.etc, 'new in /etc')}`,
+      );
+      const files = [...lc.added, ...lc.changed].filter((p) => /\/s?bin\/[^/]+$/.test(p));
+      if (files.length > 0) field('LiveCommands', files.slice(0, 10).join(' ') + (files.length > 10 ? ' …' : ''));
+    }
     if (d.endoflife) field('EndOfLife', d.endoflife);
     if (opts.verbose) {
       field('Stateroot', d.osname);

@@ -39,6 +39,8 @@ export interface Deployment {
   booted: boolean;
   staged: boolean;
   pinned: boolean;
+  /** OSTree's unlocked state of the deployment (ostree admin unlock); absent: none. */
+  unlocked?: UnlockedState;
   isDefault: boolean;
   isRollback: boolean;
   /** Parsed origin file, when the deployment has a readable one. */
@@ -63,6 +65,16 @@ export interface Deployment {
   bootconfig: Record<string, string>;
   /** Metadata of the deployment's own commit (layered or base). */
   commitMetadata: NativeCommitInfo['metadata'];
+}
+
+export type UnlockedState = 'none' | 'development' | 'hotfix' | 'transient';
+
+const UNLOCKED_STATES: readonly string[] = ['none', 'development', 'hotfix', 'transient'];
+
+/** libostree's name of an unlocked state; an unknown one (a newer libostree) counts as development: /usr is writable. */
+export function toUnlockedState(s: string | undefined): UnlockedState {
+  if (s === undefined || s === '') return 'none';
+  return UNLOCKED_STATES.includes(s) ? (s as UnlockedState) : 'development';
 }
 
 export interface Sysroot {
@@ -213,6 +225,7 @@ function toDeployment(d: NativeDeployment, repoPath: string): Deployment {
     booted: d.booted,
     staged: d.staged,
     pinned: d.pinned,
+    unlocked: toUnlockedState(d.unlocked),
     isDefault: false,
     isRollback: false,
     origin,

@@ -57,7 +57,7 @@ test('command lines parse to the requests the daemon would build', () => {
     request: {
       kind: 'install',
       packages: ['htop', 'nano'],
-      options: { dryRun: true, cacheOnly: false, idempotent: true, allowInactive: false, reboot: false },
+      options: { dryRun: true, cacheOnly: false, idempotent: true, allowInactive: false, applyLive: false, reboot: false },
     },
     client: {},
   });
@@ -103,6 +103,23 @@ test('command lines parse to the requests the daemon would build', () => {
     kind: 'automatic-update',
     options: { mode: 'none', scope: 'security' },
   });
+});
+
+test('apply-live, install -A and usroverlay parse to their requests; exclusive flags are refused', () => {
+  assert.deepEqual(parse('apply-live').request, { kind: 'apply-live', options: { reset: false, allowReplacement: false } });
+  assert.deepEqual(parse('apply-live', '--target', 'a'.repeat(64), '--allow-replacement', '--queue'), {
+    request: { kind: 'apply-live', options: { target: 'a'.repeat(64), reset: false, allowReplacement: true } },
+    client: { queue: true },
+  });
+  assert.deepEqual(parse('apply-live', '--reset').request, { kind: 'apply-live', options: { reset: true, allowReplacement: false } });
+  assert.throws(() => parse('apply-live', '--reset', '--target', 'x'), /--target and --reset exclude each other/);
+  assert.equal((parse('install', '-A', 'htop').request as { options: { applyLive?: boolean } }).options.applyLive, true);
+  assert.equal((parse('install', '--apply-live', 'htop').request as { options: { applyLive?: boolean } }).options.applyLive, true);
+  assert.throws(() => parse('install', '-A', '-r', 'htop'), /--apply-live and --reboot exclude each other/);
+  assert.deepEqual(parse('usroverlay').request, { kind: 'usroverlay', options: { hotfix: false, transient: false } });
+  assert.deepEqual(parse('usroverlay', '--hotfix').request, { kind: 'usroverlay', options: { hotfix: true, transient: false } });
+  assert.deepEqual(parse('usroverlay', '--transient').request, { kind: 'usroverlay', options: { hotfix: false, transient: true } });
+  assert.throws(() => parse('usroverlay', '--hotfix', '--transient'), /--hotfix and --transient exclude each other/);
 });
 
 test('usage errors of the command line, before anything runs', () => {

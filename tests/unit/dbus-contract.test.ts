@@ -65,6 +65,13 @@ const REQUESTS: OperationRequest[] = [
   { kind: 'cleanup', what: ['base', 'repomd'], options: {} },
   { kind: 'pin', index: 1, unpin: true, options: {} },
   { kind: 'automatic-update', options: { mode: 'check' } },
+  { kind: 'apply-live', options: { reset: false, allowReplacement: false } },
+  { kind: 'apply-live', options: { target: 'b'.repeat(64), reset: false, allowReplacement: true } },
+  { kind: 'apply-live', options: { target: 'debian/12/x86_64/test', reset: false, allowReplacement: false } },
+  { kind: 'apply-live', options: { reset: true, allowReplacement: false } },
+  { kind: 'usroverlay', options: { hotfix: true, transient: false } },
+  { kind: 'usroverlay', options: { hotfix: false, transient: true } },
+  { kind: 'install', packages: ['htop'], options: { ...D, idempotent: false, allowInactive: false, applyLive: true } },
 ];
 
 test('every request round-trips through its method call', () => {

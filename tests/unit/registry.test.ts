@@ -60,6 +60,8 @@ test('the D-Bus methods keep their names and signatures; the shared method serve
     SetInitramfsState: 'basa{sv}',
     Cleanup: 'asa{sv}',
     PinDeployment: 'ia{sv}',
+    ApplyLive: 'a{sv}',
+    UsrOverlay: 'a{sv}',
     AutomaticUpdateTrigger: 'a{sv}',
     CancelActive: '',
     Reload: '',

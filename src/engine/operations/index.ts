@@ -15,6 +15,7 @@ const MODULES: { [M in keyof EngineModules]: () => Promise<EngineModules[M]> } =
   bootconfig: () => import('../bootconfig'),
   upgrade: () => import('../updates/upgrade'),
   automatic: () => import('../automatic'),
+  live: () => import('../live'),
 };
 
 export async function runOperation(ctx: OperationContext, req: OperationRequest): Promise<OperationResult> {

@@ -21,9 +21,11 @@
 import type * as Automatic from '../automatic';
 import type * as BootConfig from '../bootconfig';
 import type * as Layering from '../layering/operations';
+import type * as Live from '../live';
 import type * as Upgrade from '../updates/upgrade';
 import { usageError } from '../errors';
 import type {
+  ApplyLiveOptions,
   CleanupTarget,
   DeployOptions,
   InstallOptions,
@@ -47,16 +49,7 @@ export const OPTION_SIGNATURE: Record<OptionType, string> = { boolean: 'b', stri
  * daemon's decoding, which the in-process path goes through as well).
  */
 export type ValueCheck =
-  | 'text'
-  | 'package'
-  | 'package-or-deb'
-  | 'deb'
-  | 'karg'
-  | 'token'
-  | 'revision'
-  | 'refspec'
-  | 'cleanup-target'
-  | 'index';
+  'text' | 'package' | 'package-or-deb' | 'deb' | 'karg' | 'token' | 'revision' | 'refspec' | 'cleanup-target' | 'index';
 
 export type OptionValue = boolean | string | string[] | number;
 
@@ -144,6 +137,7 @@ export interface EngineModules {
   bootconfig: typeof BootConfig;
   upgrade: typeof Upgrade;
   automatic: typeof Automatic;
+  live: typeof Live;
 }
 
 export type Runner = {
@@ -222,6 +216,12 @@ export const POLKIT = {
   initramfs: action('initramfs', 'Manage the initramfs', 'Authentication is required to change how the initramfs is generated'),
   cleanup: action('cleanup', 'Clean up', 'Authentication is required to remove deployments and cached data'),
   cancel: action('cancel', 'Cancel an operation', "Authentication is required to cancel another user's operation"),
+  applyLive: action(
+    'apply-live',
+    'Apply changes to the running system',
+    'Authentication is required to change the running system without a reboot',
+  ),
+  usroverlay: action('usroverlay', 'Make /usr writable', 'Authentication is required to unlock /usr of the running system with an overlay'),
   reload: action(
     'reload-daemon',
     'Reload the daemon configuration',
@@ -352,8 +352,27 @@ const INSTALL_OPTIONS: readonly OptionSpec[] = [
   CACHE_ONLY,
   flag('idempotent', 'do nothing when a package is already requested', { field: 'idempotent' }),
   flag('allow-inactive', 'record a request for a package the base already provides', { field: 'allowInactive' }),
+  flag('apply-live', 'apply the new deployment to the running system too (see apply-live)', { short: 'A', field: 'applyLive' }),
   ASSUMEYES,
   REBOOT,
+];
+
+const APPLY_LIVE_OPTIONS: readonly OptionSpec[] = [
+  {
+    long: 'target',
+    type: 'string',
+    valueName: 'REV',
+    help: "a commit (checksum or ref) built on the booted deployment's base, instead of the pending deployment",
+    check: 'refspec',
+    field: 'target',
+  },
+  flag('reset', 'return the running /usr to the booted commit', { field: 'reset' }),
+  flag('allow-replacement', 'allow changing or removing files of the booted tree (default: additions only)', { field: 'allowReplacement' }),
+];
+
+const USROVERLAY_OPTIONS: readonly OptionSpec[] = [
+  flag('hotfix', 'keep the changes across reboots (a clone of the deployment becomes the rollback)', { field: 'hotfix' }),
+  flag('transient', 'prepare the overlay read-only (as apply-live uses it)', { field: 'transient' }),
 ];
 
 const CHANGE_TRAITS: Traits = { queueable: true, reboot: true, root: true, unchangedExit77: true };
@@ -374,8 +393,11 @@ export const OPERATIONS = [
       if (packages.length === 0) throw usageError('InstallPackages needs at least one package');
       return { kind: 'install', packages, options: fields(INSTALL_OPTIONS, v) as InstallOptions };
     },
+    cliCheck: (_v, given) => {
+      if (given.has('apply-live') && given.has('reboot')) throw usageError('--apply-live and --reboot exclude each other');
+    },
     values: (r) => ({ args: { packages: r.packages }, options: keys(INSTALL_OPTIONS, r.options) }),
-    runner: layering,
+    runner: { module: 'live', run: (m, ctx, req) => m.runInstallApplyLive(ctx, req as Req<'install'>) },
   }),
   op({
     kind: 'uninstall',
@@ -735,6 +757,53 @@ export const OPERATIONS = [
     runner: bootconfig,
   }),
   op({
+    kind: 'apply-live',
+    verb: ['apply-live'],
+    description:
+      'Apply the pending deployment (or --target) to the running /usr through a transient overlay, without a reboot; by default only additions',
+    positionals: [],
+    options: APPLY_LIVE_OPTIONS,
+    traits: { queueable: true, root: true, unchangedExit77: true },
+    dbus: txMethod('ApplyLive', []),
+    polkit: POLKIT.applyLive,
+    title: (r) => (r.options.reset ? 'apply-live --reset' : r.options.target ? `apply-live --target ${r.options.target}` : 'apply-live'),
+    cliCheck: (_v, given) => {
+      if (given.has('target') && given.has('reset')) throw usageError('--target and --reset exclude each other');
+    },
+    build(v) {
+      const o = fields(APPLY_LIVE_OPTIONS, v) as ApplyLiveOptions;
+      if (o.target !== undefined && o.reset) throw usageError('ApplyLive takes either "target" or "reset", not both');
+      return {
+        kind: 'apply-live',
+        options: { ...(o.target !== undefined ? { target: o.target } : {}), reset: o.reset, allowReplacement: o.allowReplacement },
+      };
+    },
+    values: (r) => ({ args: {}, options: keys(APPLY_LIVE_OPTIONS, r.options) }),
+    runner: { module: 'live', run: (m, ctx, req) => m.runApplyLive(ctx, req as Req<'apply-live'>) },
+  }),
+  op({
+    kind: 'usroverlay',
+    verb: ['usroverlay'],
+    aliases: ['unlock'],
+    description: 'Make /usr of the booted deployment writable with an overlay (ostree admin unlock); the changes are gone after a reboot',
+    positionals: [],
+    options: USROVERLAY_OPTIONS,
+    traits: { queueable: true, root: true },
+    dbus: txMethod('UsrOverlay', []),
+    polkit: POLKIT.usroverlay,
+    title: (r) => (r.options.hotfix ? 'usroverlay --hotfix' : r.options.transient ? 'usroverlay --transient' : 'usroverlay'),
+    cliCheck: (_v, given) => {
+      if (given.has('hotfix') && given.has('transient')) throw usageError('--hotfix and --transient exclude each other');
+    },
+    build(v) {
+      const o = fields(USROVERLAY_OPTIONS, v) as { hotfix: boolean; transient: boolean };
+      if (o.hotfix && o.transient) throw usageError('UsrOverlay takes either "hotfix" or "transient", not both');
+      return { kind: 'usroverlay', options: o };
+    },
+    values: (r) => ({ args: {}, options: keys(USROVERLAY_OPTIONS, r.options) }),
+    runner: { module: 'live', run: (m, ctx, req) => m.runUsrOverlay(ctx, req as Req<'usroverlay'>) },
+  }),
+  op({
     kind: 'automatic-update',
     verb: ['automatic-update'],
     description: 'Run the automatic update policy once (AutomaticUpdatePolicy in apt-ostreed.conf)',
@@ -973,6 +1042,9 @@ const VERB_ORDER: readonly string[] = [
   'override',
   'reset',
   'refresh-md',
+  // changes without a reboot
+  'apply-live',
+  'usroverlay',
   // the daemon's transactions
   'cancel',
   // run by systemd units (hidden)

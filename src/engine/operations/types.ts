@@ -40,6 +40,17 @@ export interface DeployOptions {
 export interface InstallOptions extends DeployOptions {
   idempotent?: boolean;
   allowInactive?: boolean;
+  /** install -A: apply the new deployment to the running system too (apply-live). */
+  applyLive?: boolean;
+}
+
+export interface ApplyLiveOptions {
+  /** A commit (checksum or ref) to apply instead of the pending deployment. */
+  target?: string;
+  /** Back to the booted commit. */
+  reset?: boolean;
+  /** Allow changing or removing files of the booted tree. */
+  allowReplacement?: boolean;
 }
 
 export interface UpgradeOptions extends DeployOptions {
@@ -79,6 +90,8 @@ export type OperationRequest =
   | { kind: 'initramfs'; enable: boolean; args: string[]; options: { reboot?: boolean } }
   | { kind: 'cleanup'; what: CleanupTarget[]; options: Record<string, never> }
   | { kind: 'pin'; index: number; unpin: boolean; options: Record<string, never> }
+  | { kind: 'apply-live'; options: ApplyLiveOptions }
+  | { kind: 'usroverlay'; options: { hotfix?: boolean; transient?: boolean } }
   /** mode/scope: the daemon's configuration in force when absent (the daemon fills them; in-process: the config file). */
   | { kind: 'automatic-update'; options: { mode?: 'none' | 'check' | 'stage'; scope?: 'full' | 'security' } };
 

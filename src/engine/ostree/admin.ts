@@ -98,3 +98,24 @@ export async function pullLocal(repo: string, from: string, refs: string[], opts
   args.push(from, ...refs);
   await ostree(args, `copying ${refs.join(' ')} from ${from}`, opts);
 }
+
+/**
+ * `ostree admin unlock` of the booted deployment: an overlayfs on /usr,
+ * writable (development, the default; hotfix: kept across reboots, with a
+ * clone as rollback) or prepared read-only (transient). `prefix` runs it in
+ * another mount namespace (the host's, from a daemon with its own).
+ */
+export async function unlock(
+  mode: 'development' | 'hotfix' | 'transient',
+  prefix: string[] = [],
+  opts: AdminRunOpts = {},
+): Promise<string> {
+  const args = ['admin', 'unlock', ...(mode === 'hotfix' ? ['--hotfix'] : mode === 'transient' ? ['--transient'] : [])];
+  const [cmd, ...rest] = [...prefix, 'ostree', ...args];
+  const r = await run(cmd!, [...rest], {
+    errorCode: 'ostree',
+    what: `unlocking /usr of the booted deployment (${mode})`,
+    signal: opts.signal,
+  });
+  return r.stdout;
+}

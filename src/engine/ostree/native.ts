@@ -23,6 +23,8 @@ export interface NativeDeployment {
   booted: boolean;
   staged: boolean;
   pinned: boolean;
+  /** OSTree's unlocked state (ostree admin unlock): none, development, hotfix, transient. */
+  unlocked: string;
   /** The bootconfig "options" line (kernel arguments), '' when none. */
   options: string;
   /** Other bootconfig keys (linux, initrd, title, version...). */
