@@ -84,7 +84,7 @@ async function inProcess(g: GlobalOptions, req: OperationRequest): Promise<Opera
 }
 
 /** A connection to the system bus, or why there is none. */
-async function openSystemBus(timeoutMs: number): Promise<BusConnection | string> {
+export async function openSystemBus(timeoutMs: number): Promise<BusConnection | string> {
   const address = systemBusAddress();
   const sock = socketPathOf(address);
   if (sock !== undefined && !existsSync(sock)) return `there is no system bus (${sock})`;
@@ -139,7 +139,7 @@ export async function connectDaemon(sysroot: string): Promise<DaemonConnection> 
 
 /** A D-Bus error reply as the AptOstreeError the daemon sent (code, message, hint, details). */
 export function fromDBusError(e: unknown): unknown {
-  return e instanceof DBusCallError ? errorFromReply(e.errorName, e.message, e.data) : e;
+  return e instanceof DBusCallError ? errorFromReply(e.errorName, e.message) : e;
 }
 
 async function viaDaemon(bus: BusConnection, owner: string, req: OperationRequest, queue: boolean): Promise<OperationResult> {
