@@ -47,16 +47,7 @@ export const OPTION_SIGNATURE: Record<OptionType, string> = { boolean: 'b', stri
  * daemon's decoding, which the in-process path goes through as well).
  */
 export type ValueCheck =
-  | 'text'
-  | 'package'
-  | 'package-or-deb'
-  | 'deb'
-  | 'karg'
-  | 'token'
-  | 'revision'
-  | 'refspec'
-  | 'cleanup-target'
-  | 'index';
+  'text' | 'package' | 'package-or-deb' | 'deb' | 'karg' | 'token' | 'revision' | 'refspec' | 'cleanup-target' | 'index';
 
 export type OptionValue = boolean | string | string[] | number;
 
@@ -746,7 +737,7 @@ export const OPERATIONS = [
         type: 'string',
         valueName: 'mode',
         help: 'none, check or stage, instead of the configured policy',
-        choices: ['none', 'check', 'stage'],
+        choices: ['none', 'check', 'stage'] satisfies Automatic.AutomaticUpdatePolicy[],
         choiceAliases: { off: 'none' },
         field: 'mode',
       },
@@ -755,7 +746,7 @@ export const OPERATIONS = [
         type: 'string',
         valueName: 'scope',
         help: 'full or security, instead of the configured scope',
-        choices: ['full', 'security'],
+        choices: ['full', 'security'] satisfies Automatic.AutomaticUpdateScope[],
         field: 'scope',
       },
     ],
@@ -765,7 +756,7 @@ export const OPERATIONS = [
     polkit: POLKIT.upgrade,
     title: () => 'automatic-update',
     build(v) {
-      const o = fields(this.options, v) as { mode?: 'none' | 'check' | 'stage'; scope?: 'full' | 'security' };
+      const o = fields(this.options, v) as { mode?: Automatic.AutomaticUpdatePolicy; scope?: Automatic.AutomaticUpdateScope };
       return { kind: 'automatic-update', options: { ...(o.mode ? { mode: o.mode } : {}), ...(o.scope ? { scope: o.scope } : {}) } };
     },
     values(r) {
@@ -775,9 +766,7 @@ export const OPERATIONS = [
       module: 'automatic',
       run: (m, ctx, req) => {
         // mode/scope: what the caller left out comes from the configuration in force (the daemon fills them in first).
-        const o = (req as Req<'automatic-update'>).options;
-        const cfg = o.mode === undefined || o.scope === undefined ? m.automaticConfigFromFile() : undefined;
-        return m.runAutomaticUpdate(ctx, { mode: o.mode ?? cfg!.policy, scope: o.scope ?? cfg!.scope });
+        return m.runAutomaticUpdate(ctx, m.automaticRunMode((req as Req<'automatic-update'>).options));
       },
     },
   }),
