@@ -17,7 +17,7 @@ import { rebootDecision, runOperation } from '../engine/operations';
 import type { OperationRequest, OperationResult } from '../engine/operations/types';
 import type { Progress } from '../engine/progress';
 import type { GlobalOptions } from './globals';
-import { TerminalProgress } from './progress';
+import { TerminalProgress, withTerminalProgress } from './progress';
 import {
   BusConnection,
   DBusCallError,
@@ -67,17 +67,7 @@ export async function executeOperation(g: GlobalOptions, req: OperationRequest):
 async function inProcess(g: GlobalOptions, req: OperationRequest): Promise<OperationResult> {
   const call = encodeRequest(req);
   const { request } = decodeCall(call.method, [...call.args, call.options]);
-  const progress = new TerminalProgress();
-  const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
-  process.once('SIGINT', onSigint);
-  let r: OperationResult;
-  try {
-    r = await runOperation({ sysroot: g.sysroot, progress, signal: ac.signal }, request);
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-    progress.finish();
-  }
+  const r = await withTerminalProgress((progress, signal) => runOperation({ sysroot: g.sysroot, progress, signal }, request));
   const reboot = rebootDecision(g.sysroot, r);
   reboot?.reboot?.();
   return reboot ? { ...r, rebootNote: reboot.note } : r;
