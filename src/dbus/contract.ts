@@ -262,7 +262,7 @@ function bad(message: string, hint?: string): AptOstreeError {
 }
 
 function hasControl(s: string): boolean {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   return /[\u0000-\u001f\u007f]/.test(s);
 }
 
