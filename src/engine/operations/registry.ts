@@ -19,6 +19,7 @@
  * `status` and `--help` stay quick.
  */
 import type * as Automatic from '../automatic';
+import type * as AutomaticRun from '../automatic-run';
 import type * as BootConfig from '../bootconfig';
 import type * as Layering from '../layering/operations';
 import type * as Upgrade from '../updates/upgrade';
@@ -134,7 +135,7 @@ export interface EngineModules {
   layering: typeof Layering;
   bootconfig: typeof BootConfig;
   upgrade: typeof Upgrade;
-  automatic: typeof Automatic;
+  automatic: typeof AutomaticRun;
 }
 
 export type Runner = {
