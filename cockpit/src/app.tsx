@@ -100,21 +100,15 @@ export function App({ cockpit }: { cockpit: Cockpit }) {
         if (!r.success) {
           setFailure({
             title: r.code === 'cancelled' ? `${op.title}: cancelled` : `${op.title} failed`,
-            error: { message: r.error ?? r.summary, ...(r.hint ? { hint: r.hint } : {}) },
+            error: { message: r.error ?? r.summary, ...(r.details ? { details: r.details } : {}), ...(r.hint ? { hint: r.hint } : {}) },
           });
         } else if (op.onSuccess) {
           op.onSuccess(r);
         } else {
           // What a check found is out of date once the deployments change.
           if (r.changed) setCheckSummary(undefined);
-          let text = r.summary;
-          if (r.changed && r.rebootRequested) {
-            if (props?.sysroot === '/') {
-              text += '\nRebooting';
-              await client.reboot(cockpit);
-            } else text += `\nNot rebooting: ${props?.sysroot ?? 'the sysroot'} is not the running system`;
-          }
-          setNotice(text);
+          // The daemon reboots when asked to (option "reboot") and it manages the running system; its note says which.
+          setNotice(r.rebootNote ? `${r.summary}\n${r.rebootNote}` : r.summary);
         }
       } catch (e) {
         setFailure({ title: `${op.title} failed`, error: toShownError(e) });
@@ -123,7 +117,7 @@ export function App({ cockpit }: { cockpit: Cockpit }) {
         void refresh();
       }
     },
-    [client, cockpit, props, refresh],
+    [client, refresh],
   );
 
   const cancel = useCallback(async () => {
@@ -136,14 +130,6 @@ export function App({ cockpit }: { cockpit: Cockpit }) {
       setFailure({ title: 'Cancel failed', error: toShownError(e) });
     }
   }, [client, running]);
-
-  const rebootNow = useCallback(async () => {
-    try {
-      await client.reboot(cockpit);
-    } catch (e) {
-      setFailure({ title: 'Reboot failed', error: toShownError(e) });
-    }
-  }, [client, cockpit]);
 
   const disabledReason =
     admin === false
@@ -229,7 +215,6 @@ export function App({ cockpit }: { cockpit: Cockpit }) {
           }
           onUpdate={() => void run({ title: 'Updating', method: 'UpgradeSystem', signature: '', args: [], options: opts({}) })}
           onRollback={() => void run({ title: 'Rolling back', method: 'Rollback', signature: '', args: [], options: opts({}) })}
-          onRebootNow={() => void rebootNow()}
         />
       </PageSection>
       <PageSection>

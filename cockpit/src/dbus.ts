@@ -4,6 +4,7 @@
  * transaction (subscribe to its signals, Start, wait for Finished, read
  * Result). The page never runs the apt-ostree command.
  */
+import { parseDescription } from '../../src/engine/errors';
 import type { Cockpit, CockpitDBusClient, CockpitDBusError, CockpitVariant } from './cockpit';
 import { BadData, parseResult, parseStatus, type Status, type TransactionResult } from './model';
 
@@ -16,6 +17,8 @@ const PROPS_IFACE = 'org.freedesktop.DBus.Properties';
 /** An error to show: what failed and, when the engine gave one, what to do. */
 export interface ShownError {
   message: string;
+  /** Output worth showing (e.g. APT's explanation). */
+  details?: string;
   hint?: string;
   /** D-Bus error name (e.g. org.aptostree.dev.Error.Busy), when the call failed. */
   name?: string;
@@ -25,8 +28,9 @@ export function toShownError(e: unknown, what?: string): ShownError {
   if (e instanceof BadData) return { message: `${what ? `${what}: ` : ''}the daemon sent unexpected data: ${e.message}` };
   if (e && typeof e === 'object') {
     const x = e as CockpitDBusError;
-    const message = typeof x.message === 'string' && x.message !== '' ? x.message : (x.problem ?? x.name ?? String(e));
-    return { message, ...(x.name ? { name: x.name } : {}) };
+    // An error reply of apt-ostreed is the engine's text: message, details, "hint: ...".
+    if (typeof x.message === 'string' && x.message !== '') return { ...parseDescription(x.message), ...(x.name ? { name: x.name } : {}) };
+    return { message: x.problem ?? x.name ?? String(e), ...(x.name ? { name: x.name } : {}) };
   }
   return { message: String(e) };
 }
@@ -179,15 +183,5 @@ export class DaemonClient {
   private async transactionProperty(path: string, name: string): Promise<string> {
     const [v] = await this.client.call(path, PROPS_IFACE, 'Get', [TRANSACTION_IFACE, name], { type: 'ss' });
     return variantString(v);
-  }
-
-  /** Reboot through systemd-logind (only ever offered on the running system, Sysroot "/"). */
-  async reboot(cockpit: Cockpit): Promise<void> {
-    const login = cockpit.dbus('org.freedesktop.login1', { bus: 'system', superuser: 'try' });
-    try {
-      await login.call('/org/freedesktop/login1', 'org.freedesktop.login1.Manager', 'Reboot', [false], { type: 'b' });
-    } finally {
-      login.close();
-    }
   }
 }

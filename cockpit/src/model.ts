@@ -188,9 +188,12 @@ export interface TransactionResult {
   summary: string;
   deployment?: string;
   rebootRequested: boolean;
+  /** What the daemon did about the reboot asked for ("Rebooting", or why not). */
+  rebootNote?: string;
   error?: string;
   code?: string;
   hint?: string;
+  details?: string;
 }
 
 export function parseResult(text: string): TransactionResult {
@@ -207,7 +210,7 @@ export function parseResult(text: string): TransactionResult {
     summary: optStr(o, 'summary', 'Result') ?? '',
     rebootRequested: bool(o, 'rebootRequested', 'Result', false),
   };
-  for (const k of ['deployment', 'error', 'code', 'hint'] as const) {
+  for (const k of ['deployment', 'rebootNote', 'error', 'code', 'hint', 'details'] as const) {
     const s = optStr(o, k, 'Result');
     if (s !== undefined) r[k] = s;
   }

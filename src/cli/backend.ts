@@ -17,7 +17,7 @@ import { rebootDecision, runOperation } from '../engine/operations';
 import type { OperationRequest, OperationResult } from '../engine/operations/types';
 import type { Progress } from '../engine/progress';
 import type { GlobalOptions } from './globals';
-import { TerminalProgress } from './progress';
+import { TerminalProgress, withTerminalProgress } from './progress';
 import {
   BusConnection,
   DBusCallError,
@@ -67,24 +67,14 @@ export async function executeOperation(g: GlobalOptions, req: OperationRequest):
 async function inProcess(g: GlobalOptions, req: OperationRequest): Promise<OperationResult> {
   const call = encodeRequest(req);
   const { request } = decodeCall(call.method, [...call.args, call.options]);
-  const progress = new TerminalProgress();
-  const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
-  process.once('SIGINT', onSigint);
-  let r: OperationResult;
-  try {
-    r = await runOperation({ sysroot: g.sysroot, progress, signal: ac.signal }, request);
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-    progress.finish();
-  }
+  const r = await withTerminalProgress((progress, signal) => runOperation({ sysroot: g.sysroot, progress, signal }, request));
   const reboot = rebootDecision(g.sysroot, r);
   reboot?.reboot?.();
   return reboot ? { ...r, rebootNote: reboot.note } : r;
 }
 
 /** A connection to the system bus, or why there is none. */
-async function openSystemBus(timeoutMs: number): Promise<BusConnection | string> {
+export async function openSystemBus(timeoutMs: number): Promise<BusConnection | string> {
   const address = systemBusAddress();
   const sock = socketPathOf(address);
   if (sock !== undefined && !existsSync(sock)) return `there is no system bus (${sock})`;
@@ -139,7 +129,7 @@ export async function connectDaemon(sysroot: string): Promise<DaemonConnection> 
 
 /** A D-Bus error reply as the AptOstreeError the daemon sent (code, message, hint, details). */
 export function fromDBusError(e: unknown): unknown {
-  return e instanceof DBusCallError ? errorFromReply(e.errorName, e.message, e.data) : e;
+  return e instanceof DBusCallError ? errorFromReply(e.errorName, e.message) : e;
 }
 
 async function viaDaemon(bus: BusConnection, owner: string, req: OperationRequest, queue: boolean): Promise<OperationResult> {

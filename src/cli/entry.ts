@@ -72,7 +72,7 @@ export function main(argv: string[]): void {
   const inv = statusInvocation(argv);
   if (!inv) {
     // Lazy on purpose: the full CLI (commander, every verb) is loaded only for other commands.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the full CLI, loaded only when needed
     (require('./main') as { main: typeof fullMain }).main(argv);
     return;
   }

@@ -98,3 +98,21 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(1)} ${units[i]}`;
 }
+
+/**
+ * Run `fn` with progress on the terminal and a signal that Ctrl-C aborts
+ * (the engine stops at its next safe point); the progress is finished and
+ * the handler removed however it ends.
+ */
+export async function withTerminalProgress<T>(fn: (progress: TerminalProgress, signal: AbortSignal) => Promise<T>): Promise<T> {
+  const progress = new TerminalProgress();
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    return await fn(progress, ac.signal);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    progress.finish();
+  }
+}

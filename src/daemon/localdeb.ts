@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AptOstreeError } from '../engine/errors';
+import { AptOstreeError, usageError } from '../engine/errors';
 import type { OperationRequest } from '../engine/operations/types';
 
 /** Largest .deb accepted from a caller. */
@@ -120,8 +120,10 @@ export function copyAsCaller(path: string, uid: number, dir: string): Promise<st
       out.end(() => {
         if (!failure && code !== 0) {
           const errno = /^(E[A-Z]+)$/m.exec(err)?.[1];
+          // A missing file: the error the in-process path gives (parsePackageArg), so both print the same.
+          if (errno === 'ENOENT') failure = usageError(`no such .deb file: ${path}`);
           const why = errno ? (WHY[errno] ?? errno) : `the reader failed (${err.trim().split('\n')[0] ?? code})`;
-          failure = new AptOstreeError('usage', `cannot use ${path}${uid === 0 ? '' : ` as uid ${uid}`}: ${why}`, {
+          failure ??= new AptOstreeError('usage', `cannot use ${path}${uid === 0 ? '' : ` as uid ${uid}`}: ${why}`, {
             hint: 'give the path of a .deb file you can read',
           });
         }

@@ -8,7 +8,7 @@
  * with org.aptostree.dev.Error.Busy, unless it carries the option "queue":
  * then it is appended and runs when its turn comes (after Start()).
  */
-import { lastRunJson } from '../engine/automatic';
+import { automaticRunMode, lastRunJson, type AutomaticConfig } from '../engine/automatic';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../engine/log';
@@ -205,9 +205,14 @@ export class DaemonService {
     }
   }
 
-  private async getStatus(): Promise<Reply> {
+  /** The automatic-update settings in force (the configuration as last loaded). */
+  private automaticInForce(): AutomaticConfig {
     const c = this.opts.config();
-    const st = await getStatus(this.opts.sysroot, { automatic: { policy: c.automaticUpdatePolicy, scope: c.automaticUpdateScope } });
+    return { policy: c.automaticUpdatePolicy, scope: c.automaticUpdateScope };
+  }
+
+  private async getStatus(): Promise<Reply> {
+    const st = await getStatus(this.opts.sysroot, { automatic: this.automaticInForce() });
     const t = this.order[0];
     st.transaction = t ? [t.title, t.initiator, t.path, t.state] : null;
     return { signature: 's', body: [JSON.stringify(st)] };
@@ -227,9 +232,7 @@ export class DaemonService {
     let request = decoded.request;
     if (request.kind === 'automatic-update') {
       // The settings in force fill in what the caller left out; with "none" there is nothing to do.
-      const c = this.opts.config();
-      const mode = request.options.mode ?? c.automaticUpdatePolicy;
-      const scope = request.options.scope ?? c.automaticUpdateScope;
+      const { mode, scope } = automaticRunMode(request.options, this.automaticInForce());
       if (mode === 'none') {
         log.info(`${msg.sender}: AutomaticUpdateTrigger with AutomaticUpdatePolicy=none: nothing to do`);
         return { signature: 'bo', body: [false, '/'] };
@@ -316,14 +319,8 @@ export class DaemonService {
   }
 
   private execute(req: OperationRequest, progress: Progress, signal: AbortSignal): Promise<OperationResult> {
-    let r = req;
-    if (r.kind === 'automatic-update') {
-      const c = this.opts.config();
-      r = {
-        kind: 'automatic-update',
-        options: { mode: r.options.mode ?? c.automaticUpdatePolicy, scope: r.options.scope ?? c.automaticUpdateScope },
-      };
-    }
+    const r: OperationRequest =
+      req.kind === 'automatic-update' ? { kind: 'automatic-update', options: automaticRunMode(req.options, this.automaticInForce()) } : req;
     return runOperation({ sysroot: this.opts.sysroot, progress, signal }, r);
   }
 

@@ -43,8 +43,6 @@ export class DBusCallError extends Error {
   constructor(
     readonly errorName: string,
     text: string,
-    /** The second string of the reply's body, when there is one (apt-ostreed: the error's JSON). */
-    readonly data?: string,
   ) {
     super(text);
     this.name = 'DBusCallError';
@@ -165,13 +163,7 @@ export class BusConnection extends EventEmitter {
       this.pending.delete(m.replySerial!);
       if (p.timer) clearTimeout(p.timer);
       if (m.type === ERROR)
-        p.reject(
-          new DBusCallError(
-            m.errorName ?? 'org.freedesktop.DBus.Error.Failed',
-            typeof m.body[0] === 'string' ? m.body[0] : '',
-            typeof m.body[1] === 'string' ? m.body[1] : undefined,
-          ),
-        );
+        p.reject(new DBusCallError(m.errorName ?? 'org.freedesktop.DBus.Error.Failed', typeof m.body[0] === 'string' ? m.body[0] : ''));
       else p.resolve(m);
     } else if (m.type === SIGNAL) {
       this.emit('signal', m);
@@ -230,10 +222,9 @@ export class BusConnection extends EventEmitter {
     this.write({ type: METHOD_RETURN, replySerial: to.serial, destination: to.sender, signature, body });
   }
 
-  replyError(to: DBusMessage, errorName: string, text: string, data?: string): void {
+  replyError(to: DBusMessage, errorName: string, text: string): void {
     if (to.flags & FLAG_NO_REPLY_EXPECTED) return;
-    const [signature, body] = data === undefined ? ['s', [text]] : ['ss', [text, data]];
-    this.write({ type: ERROR, replySerial: to.serial, destination: to.sender, errorName, signature, body });
+    this.write({ type: ERROR, replySerial: to.serial, destination: to.sender, errorName, signature: 's', body: [text] });
   }
 
   signal(path: string, iface: string, member: string, signature = '', body: unknown[] = [], destination?: string): void {

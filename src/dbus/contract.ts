@@ -12,7 +12,7 @@
  * that is too long is an error, never ignored.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { AptOstreeError, type ErrorCode } from '../engine/errors';
+import { AptOstreeError, parseDescription, type ErrorCode } from '../engine/errors';
 import { isPackageName } from '../engine/layering/names';
 import { isValidKarg } from '../engine/sysroot';
 import {
@@ -81,30 +81,20 @@ export function errorCodeOf(name: string): ErrorCode {
 }
 
 /**
- * The body of the error reply of an engine error: signature "ss", the
- * message, then JSON {code, hint?, details?}, so that the client rebuilds
- * the same error (and prints it as the in-process path does).
+ * The body of the error reply of an engine error: one string (so that GLib
+ * clients such as gdbus show it), the error's text exactly as the CLI
+ * prints it after "error: " (AptOstreeError.describe(): the message, then
+ * the details, then "hint: ..."; parseDescription reads it back). The error
+ * name carries the code.
  */
-export function errorBody(e: AptOstreeError): [string, string] {
-  return [e.message, JSON.stringify({ code: e.code, ...(e.hint ? { hint: e.hint } : {}), ...(e.details ? { details: e.details } : {}) })];
+export function errorText(e: AptOstreeError): string {
+  return e.describe();
 }
 
-/** The error of an error reply: from its name, message and (when the daemon sent one) the JSON of errorBody. */
-export function errorFromReply(name: string, message: string, data?: string): AptOstreeError {
-  let code: ErrorCode = name === ACCESS_DENIED ? 'denied' : errorCodeOf(name);
-  let hint: string | undefined;
-  let details: string | undefined;
-  if (data !== undefined) {
-    try {
-      const j = JSON.parse(data) as { code?: unknown; hint?: unknown; details?: unknown };
-      if (typeof j.code === 'string' && j.code in ERROR_NAMES) code = j.code as ErrorCode;
-      if (typeof j.hint === 'string') hint = j.hint;
-      if (typeof j.details === 'string') details = j.details;
-    } catch {
-      /* not ours: the name and message alone */
-    }
-  }
-  return new AptOstreeError(code, message, { hint, details });
+/** The error of an error reply, from its name (the code) and its text (errorText). */
+export function errorFromReply(name: string, text: string): AptOstreeError {
+  const { message, hint, details } = parseDescription(text);
+  return new AptOstreeError(errorCodeOf(name), message, { hint, details });
 }
 
 /** The error a failed transaction's Result carries. */
@@ -272,7 +262,7 @@ function bad(message: string, hint?: string): AptOstreeError {
 }
 
 function hasControl(s: string): boolean {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   return /[\u0000-\u001f\u007f]/.test(s);
 }
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { AptOstreeError, isAptOstreeError } from '../engine/errors';
 import { log } from '../engine/log';
 import { DBusCallError, variant, type BusConnection, type DBusMessage } from './bus';
-import { ACCESS_DENIED, errorBody, errorNameOf, INVALID_ARGS, interfaceXml, UNKNOWN_METHOD, type InterfaceSpec } from './contract';
+import { ACCESS_DENIED, errorNameOf, errorText, INVALID_ARGS, interfaceXml, UNKNOWN_METHOD, type InterfaceSpec } from './contract';
 
 const PROPS = 'org.freedesktop.DBus.Properties';
 const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
@@ -116,11 +116,11 @@ export class ObjectServer {
       const r = await this.route(m);
       this.bus.reply(m, r.signature, r.body);
     } catch (e) {
-      const [name, text, data] = errorReply(e);
+      const [name, text] = errorReply(e);
       if (name === `org.aptostree.dev.Error.Failed`) log.error(`${m.interface ?? ''}.${m.member ?? ''} from ${m.sender ?? '?'}: ${text}`);
       else log.info(`${m.interface ?? ''}.${m.member ?? ''} from ${m.sender ?? '?'} refused: ${text}`);
       try {
-        this.bus.replyError(m, name, text, data);
+        this.bus.replyError(m, name, text);
       } catch (e2) {
         log.debug(`reply not sent: ${(e2 as Error).message}`);
       }
@@ -204,11 +204,11 @@ export class ObjectServer {
   }
 }
 
-/** The D-Bus error name, text and (for an engine error) its JSON of code, hint and details, of anything thrown by a handler. */
-export function errorReply(e: unknown): [string, string, string?] {
+/** The D-Bus error name and text of anything thrown by a handler (an engine error: the name of its code, its text as the CLI prints it). */
+export function errorReply(e: unknown): [string, string] {
   if (e instanceof ReplyError) return [e.errorName, e.message];
   if (e instanceof DBusCallError) return [e.errorName, e.message];
-  if (isAptOstreeError(e)) return [errorNameOf(e.code), ...errorBody(e)];
+  if (isAptOstreeError(e)) return [errorNameOf(e.code), errorText(e)];
   const err = e instanceof Error ? e : new AptOstreeError('internal', String(e));
   return [errorNameOf('internal'), `internal error: ${err.message}`];
 }

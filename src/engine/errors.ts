@@ -42,6 +42,19 @@ export class AptOstreeError extends Error {
   }
 }
 
+/**
+ * The parts of a text made by describe(): the first line is the message, a
+ * last line that starts with "hint: " is the hint, the lines between are the
+ * details. An error rebuilt from them describes itself with the same text.
+ */
+export function parseDescription(text: string): { message: string; hint?: string; details?: string } {
+  const lines = text.split('\n');
+  const message = lines.shift() ?? '';
+  const last = lines[lines.length - 1];
+  const hint = last !== undefined && last.startsWith('hint: ') ? (lines.pop() ?? '').slice('hint: '.length) : undefined;
+  return { message, ...(hint !== undefined ? { hint } : {}), ...(lines.length > 0 ? { details: lines.join('\n') } : {}) };
+}
+
 export const usageError = (message: string, hint?: string): AptOstreeError => new AptOstreeError('usage', message, { hint });
 
 export const notFound = (message: string, hint?: string): AptOstreeError => new AptOstreeError('not-found', message, { hint });

@@ -208,7 +208,7 @@ export function renderManDaemon(): string {
     ),
     '.PP',
     roff(
-      'A call that repeats an unfinished request joins its transaction; a different one fails as busy unless it carries the option "queue" (apt-ostree --queue). An error reply has the name of its error code and the body (message, JSON of code, hint and details).',
+      'A call that repeats an unfinished request joins its transaction; a different one fails as busy unless it carries the option "queue" (apt-ostree --queue). An error reply has the name of its error code and one string as its body: the text apt-ostree prints after "error: " (the message, any details, then "hint: ..." on the last line).',
     ),
     '.SH OPTIONS',
     '.TP',

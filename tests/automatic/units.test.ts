@@ -1,5 +1,5 @@
 /**
- * The five units of issue 6: installed by scripts/install-daemon.sh into a
+ * The five units of automatic updates, boot status and counting: installed by scripts/install-daemon.sh into a
  * destination directory, accepted by `systemd-analyze verify` there, and
  * carrying the settings their job depends on (timers, hardening, the
  * unprivileged countme user).

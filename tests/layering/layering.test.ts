@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync, mkdirSync, appendFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync, mkdirSync, appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildArchive, layeringFixtures, type FixtureArchive } from '../lib/archive';
 import { runCliAsync, type RepoServer } from '../lib/http-repo';

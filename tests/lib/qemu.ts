@@ -66,7 +66,7 @@ function sh(cmd: string, args: string[]): string {
 /** The last `n` lines of a file (for failure messages). */
 export function tailFile(path: string, n = 60): string {
   if (!existsSync(path)) return '(no serial output)';
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- terminal escape sequences start with ESC
   const text = readFileSync(path, 'utf8').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
   return text.split('\n').slice(-n).join('\n');
 }

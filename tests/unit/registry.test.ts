@@ -119,7 +119,10 @@ function loadedModules(args: string[]): string[] {
       hook,
       "process.on('exit', () => process.stderr.write('LOADED ' + Object.keys(require.cache).join('\\nLOADED ') + '\\n'));\n",
     );
-    const r = spawnSync(process.execPath, ['--require', hook, join(ROOT, 'bin', 'apt-ostree'), ...args], {
+    // The unbundled entry (bin/apt-ostree runs the bundle, whose modules require.cache does not list).
+    const entry = join(dir, 'apt-ostree.js');
+    writeFileSync(entry, `require(${JSON.stringify(join(ROOT, 'dist', 'src', 'cli', 'entry.js'))}).main(process.argv);\n`);
+    const r = spawnSync(process.execPath, ['--require', hook, entry, ...args], {
       encoding: 'utf8',
       env: { ...process.env, APT_OSTREE_DIRECT: '1' },
     });
@@ -144,7 +147,7 @@ test('help and status load no operation implementation (the registry only names 
   ]) {
     const loaded = loadedModules(args);
     assert.ok(
-      loaded.some((f) => f.endsWith('dist/src/cli/main.js')),
+      loaded.some((f) => f.endsWith('dist/src/cli/entry.js') || f.endsWith('dist/src/cli/main.js')),
       `${args.join(' ')}: the hook works`,
     );
     assert.deepEqual(

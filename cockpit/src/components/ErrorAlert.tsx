@@ -1,4 +1,4 @@
-/** An error as the engine reports it: its message, and its hint when there is one. */
+/** An error as the engine reports it: its message, its details and its hint when there are. */
 import { Alert, AlertActionCloseButton } from '@patternfly/react-core';
 import type { ShownError } from '../dbus';
 
@@ -12,6 +12,7 @@ export function ErrorAlert({ title, error, onClose }: { title: string; error: Sh
       actionClose={onClose ? <AlertActionCloseButton onClose={onClose} /> : undefined}
     >
       <p className="aot-error-message">{error.message}</p>
+      {error.details ? <pre className="aot-error-details">{error.details}</pre> : null}
       {error.hint ? <p className="aot-error-hint">Hint: {error.hint}</p> : null}
     </Alert>
   );

@@ -21,7 +21,7 @@ export interface UpdatesProps {
   /** The summary of the last check. */
   checkSummary?: string;
   disabledReason?: string;
-  /** Why Reboot is unavailable (or undefined when it is), and whether a deployment is pending at all. */
+  /** Whether a deployment is pending (it starts at the next boot), and why the page cannot reboot into it (undefined when it can). */
   pending: boolean;
   rebootReason?: string;
   canRollback: boolean;
@@ -30,7 +30,6 @@ export interface UpdatesProps {
   onCheck(): void;
   onUpdate(): void;
   onRollback(): void;
-  onRebootNow(): void;
 }
 
 function lastRunText(r: LastRun | null): string {
@@ -88,11 +87,6 @@ export function Updates(p: UpdatesProps) {
           >
             Roll back
           </Button>
-          {p.pending ? (
-            <Button variant="warning" isDisabled={p.rebootReason !== undefined} title={p.rebootReason} onClick={p.onRebootNow}>
-              Reboot
-            </Button>
-          ) : null}
           <Checkbox
             id="aot-reboot"
             label="Reboot when the update or roll back is done"

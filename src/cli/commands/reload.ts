@@ -6,13 +6,13 @@
  * they are seen. When the daemon is not running there is nothing to reload
  * (it reads the file when it starts): the file is checked here instead.
  */
-import { existsSync } from 'node:fs';
 import type { Command } from '@commander-js/extra-typings';
 import { loadDaemonConfig } from '../../engine/config';
 import { AptOstreeError } from '../../engine/errors';
 import { entryOf } from '../../engine/operations/registry';
-import { BusConnection, DBusCallError, FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, socketPathOf, systemBusAddress } from '../../dbus/bus';
-import { BUS_NAME, DAEMON_IFACE, errorFromReply, OBJECT_PATH } from '../../dbus/contract';
+import { FLAG_ALLOW_INTERACTIVE_AUTHORIZATION } from '../../dbus/bus';
+import { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } from '../../dbus/contract';
+import { fromDBusError, openSystemBus } from '../backend';
 import { defineCommand } from '../define';
 import type { GlobalOptions } from '../globals';
 import { output, type VerbOutput } from '../output';
@@ -33,15 +33,8 @@ function checkFile(why: string): VerbOutput {
 
 export async function reloadVerb(): Promise<VerbOutput> {
   if (process.env.APT_OSTREE_DIRECT === '1') return checkFile('apt-ostreed is not used (APT_OSTREE_DIRECT=1)');
-  const address = systemBusAddress();
-  const sock = socketPathOf(address);
-  if (sock !== undefined && !existsSync(sock)) return checkFile(`apt-ostreed is not running (no system bus at ${sock})`);
-  let bus: BusConnection;
-  try {
-    bus = await BusConnection.connect(address, 5000);
-  } catch (e) {
-    return checkFile(`apt-ostreed is not running (the system bus cannot be reached: ${(e as Error).message})`);
-  }
+  const bus = await openSystemBus(5000);
+  if (typeof bus === 'string') return checkFile(`apt-ostreed is not running (${bus})`);
   try {
     if ((await bus.busCall('NameHasOwner', 's', [BUS_NAME])).body[0] !== true) return checkFile('apt-ostreed is not running');
     let problems: unknown;
@@ -56,11 +49,9 @@ export async function reloadVerb(): Promise<VerbOutput> {
       });
       problems = r.body[0];
     } catch (e) {
-      if (e instanceof DBusCallError) {
-        const err = errorFromReply(e.errorName, e.message, e.data);
-        throw new AptOstreeError(err.code, `apt-ostreed did not reload its configuration: ${err.message}`, err);
-      }
-      throw e;
+      const err = fromDBusError(e);
+      if (!(err instanceof AptOstreeError)) throw err;
+      throw new AptOstreeError(err.code, `apt-ostreed did not reload its configuration: ${err.message}`, err);
     }
     const list = Array.isArray(problems) ? problems.filter((p): p is string => typeof p === 'string') : [];
     report(list, 'the daemon reloaded its configuration');

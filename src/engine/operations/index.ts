@@ -14,7 +14,7 @@ const MODULES: { [M in keyof EngineModules]: () => Promise<EngineModules[M]> } =
   layering: () => import('../layering/operations'),
   bootconfig: () => import('../bootconfig'),
   upgrade: () => import('../updates/upgrade'),
-  automatic: () => import('../automatic'),
+  automatic: () => import('../automatic-run'),
   live: () => import('../live'),
 };
 

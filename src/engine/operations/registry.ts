@@ -19,6 +19,7 @@
  * `status` and `--help` stay quick.
  */
 import type * as Automatic from '../automatic';
+import type * as AutomaticRun from '../automatic-run';
 import type * as BootConfig from '../bootconfig';
 import type * as Layering from '../layering/operations';
 import type * as Live from '../live';
@@ -136,7 +137,7 @@ export interface EngineModules {
   layering: typeof Layering;
   bootconfig: typeof BootConfig;
   upgrade: typeof Upgrade;
-  automatic: typeof Automatic;
+  automatic: typeof AutomaticRun;
   live: typeof Live;
 }
 
@@ -815,7 +816,7 @@ export const OPERATIONS = [
         type: 'string',
         valueName: 'mode',
         help: 'none, check or stage, instead of the configured policy',
-        choices: ['none', 'check', 'stage'],
+        choices: ['none', 'check', 'stage'] satisfies Automatic.AutomaticUpdatePolicy[],
         choiceAliases: { off: 'none' },
         field: 'mode',
       },
@@ -824,7 +825,7 @@ export const OPERATIONS = [
         type: 'string',
         valueName: 'scope',
         help: 'full or security, instead of the configured scope',
-        choices: ['full', 'security'],
+        choices: ['full', 'security'] satisfies Automatic.AutomaticUpdateScope[],
         field: 'scope',
       },
     ],
@@ -834,7 +835,7 @@ export const OPERATIONS = [
     polkit: POLKIT.upgrade,
     title: () => 'automatic-update',
     build(v) {
-      const o = fields(this.options, v) as { mode?: 'none' | 'check' | 'stage'; scope?: 'full' | 'security' };
+      const o = fields(this.options, v) as { mode?: Automatic.AutomaticUpdatePolicy; scope?: Automatic.AutomaticUpdateScope };
       return { kind: 'automatic-update', options: { ...(o.mode ? { mode: o.mode } : {}), ...(o.scope ? { scope: o.scope } : {}) } };
     },
     values(r) {
@@ -844,9 +845,7 @@ export const OPERATIONS = [
       module: 'automatic',
       run: (m, ctx, req) => {
         // mode/scope: what the caller left out comes from the configuration in force (the daemon fills them in first).
-        const o = (req as Req<'automatic-update'>).options;
-        const cfg = o.mode === undefined || o.scope === undefined ? m.automaticConfigFromFile() : undefined;
-        return m.runAutomaticUpdate(ctx, { mode: o.mode ?? cfg!.policy, scope: o.scope ?? cfg!.scope });
+        return m.runAutomaticUpdate(ctx, m.automaticRunMode((req as Req<'automatic-update'>).options));
       },
     },
   }),

@@ -4,6 +4,7 @@
  * hand it to `runOperation` (in-process, or inside a daemon transaction).
  */
 import type { Progress } from '../progress';
+import type { AutomaticUpdatePolicy, AutomaticUpdateScope } from '../automatic';
 
 export interface OperationContext {
   /** Path of the OSTree sysroot ("/" on a real system). */
@@ -93,7 +94,7 @@ export type OperationRequest =
   | { kind: 'apply-live'; options: ApplyLiveOptions }
   | { kind: 'usroverlay'; options: { hotfix?: boolean; transient?: boolean } }
   /** mode/scope: the daemon's configuration in force when absent (the daemon fills them; in-process: the config file). */
-  | { kind: 'automatic-update'; options: { mode?: 'none' | 'check' | 'stage'; scope?: 'full' | 'security' } };
+  | { kind: 'automatic-update'; options: { mode?: AutomaticUpdatePolicy; scope?: AutomaticUpdateScope } };
 
 export type OperationKind = OperationRequest['kind'];
 

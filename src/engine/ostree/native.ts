@@ -84,7 +84,7 @@ export function addon(): Addon {
   try {
     // The one dynamic load of the code base: the addon is a compiled .node file
     // found at run time (Release or Debug build), which `import` cannot name.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file found at run time
     cached = require(path) as Addon;
   } catch (e) {
     throw new AptOstreeError('internal', `could not load the native libostree addon ${path}: ${(e as Error).message}`, {

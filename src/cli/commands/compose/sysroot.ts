@@ -4,7 +4,7 @@ import { entryOf } from '../../../engine/operations/registry';
 import { defineCommand, type RegistryCommand } from '../../define';
 import type { GlobalOptions } from '../../globals';
 import { output, type VerbOutput } from '../../output';
-import { TerminalProgress } from '../../progress';
+import { withTerminalProgress } from '../../progress';
 
 interface SysrootOptions {
   repo: string;
@@ -19,18 +19,10 @@ interface SysrootOptions {
 export async function composeSysrootVerb(dir: string, o: SysrootOptions): Promise<VerbOutput> {
   if (!o.remote && (o.signVerify.length > 0 || o.gpgImport)) throw usageError('--sign-verify and --gpg-import need --remote');
   const remote = o.remote ? { ...parseRemoteArg(o.remote), signVerify: o.signVerify, gpgImport: o.gpgImport } : undefined;
-  const progress = new TerminalProgress();
-  const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
-  process.once('SIGINT', onSigint);
-  try {
-    const r = await composeSysroot({ repo: o.repo, ref: o.ref, stateroot: o.stateroot, kargs: o.karg, remote, dir }, progress, ac.signal);
-    progress.finish();
-    return output(`Deployed ${r.refspec} (${r.checksum}) in ${r.sysroot}, stateroot ${r.osname}\n`);
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-    progress.finish();
-  }
+  const r = await withTerminalProgress((progress, signal) =>
+    composeSysroot({ repo: o.repo, ref: o.ref, stateroot: o.stateroot, kargs: o.karg, remote, dir }, progress, signal),
+  );
+  return output(`Deployed ${r.refspec} (${r.checksum}) in ${r.sysroot}, stateroot ${r.osname}\n`);
 }
 
 export function register(compose: RegistryCommand, globals: () => GlobalOptions, done: (o: VerbOutput) => void): void {

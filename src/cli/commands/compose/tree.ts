@@ -5,7 +5,7 @@ import { loadTreefile } from '../../../engine/treefile';
 import { defineCommand, type RegistryCommand } from '../../define';
 import { EXIT_UNCHANGED, type GlobalOptions } from '../../globals';
 import { output, type VerbOutput } from '../../output';
-import { TerminalProgress } from '../../progress';
+import { withTerminalProgress } from '../../progress';
 
 interface TreeOptions {
   repo: string;
@@ -22,27 +22,20 @@ export async function composeTreeVerb(treefile: string, opts: TreeOptions): Prom
   if (opts.gpgHomedir !== undefined && opts.gpgSign === undefined) throw usageError('--gpg-homedir needs --gpg-sign');
   if (opts.gpgSign !== undefined && opts.ed25519Key !== undefined) throw usageError('give either --gpg-sign or --ed25519-key, not both');
   const tf = loadTreefile(treefile);
-  const progress = new TerminalProgress();
-  const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
-  process.once('SIGINT', onSigint);
-  try {
-    const result = await composeTree({
+  const result = await withTerminalProgress((progress, signal) =>
+    composeTree({
       treefile: tf,
       repo: opts.repo,
       progress,
-      signal: ac.signal,
+      signal,
       ed25519KeyFile: opts.ed25519Key,
       gpgSign: opts.gpgSign !== undefined ? { keyId: opts.gpgSign, homedir: opts.gpgHomedir } : undefined,
       staticDelta: opts.staticDelta === true,
       force: opts.force === true,
       workdir: opts.workdir,
-    });
-    return output('', { exitCode: !result.changed && opts.unchangedExit77 === true ? EXIT_UNCHANGED : 0 });
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-    progress.finish();
-  }
+    }),
+  );
+  return output('', { exitCode: !result.changed && opts.unchangedExit77 === true ? EXIT_UNCHANGED : 0 });
 }
 
 export function register(compose: RegistryCommand, globals: () => GlobalOptions, done: (o: VerbOutput) => void): void {
