@@ -97,4 +97,3 @@ export type OperationRequest =
   | { kind: 'automatic-update'; options: { mode?: AutomaticUpdatePolicy; scope?: AutomaticUpdateScope } };
 
 export type OperationKind = OperationRequest['kind'];
-
