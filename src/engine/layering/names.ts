@@ -28,11 +28,7 @@ export function parsePackageArg(s: string, allowLocal = true): PackageArg {
   if (allowLocal && (s.endsWith('.deb') || s.includes('/'))) {
     const p = resolve(s);
     if (s.endsWith('.deb') && existsSync(p) && statSync(p).isFile()) return { kind: 'local', path: p };
-    // Worded as the daemon words it when it reads the file as the caller: both paths print the same.
-    if (s.endsWith('.deb')) {
-      const why = existsSync(p) ? (statSync(p).isDirectory() ? 'it is a directory' : 'it is not a regular file') : 'there is no such file';
-      throw usageError(`cannot use ${p}: ${why}`, 'give the path of a .deb file you can read');
-    }
+    if (s.endsWith('.deb')) throw usageError(`no such .deb file: ${p}`);
   }
   if (!isPackageName(s)) {
     throw usageError(
