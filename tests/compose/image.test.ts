@@ -22,6 +22,8 @@ const NOKERNEL_REF = 'test/no-kernel';
 const PLACEHOLDER_REF = 'test/placeholder-kernel';
 /** MINI_REF plus stand-ins of the files the boot loader needs. */
 const BOOTABLE_REF = 'test/bootable';
+/** BOOTABLE_REF plus stand-ins of shim-signed's and grub-efi-amd64-signed's files. */
+const SIGNED_REF = 'test/bootable-signed';
 const EFI_STANDIN = 'stand-in GRUB EFI image\n';
 const MiB = 1024 ** 2;
 
@@ -86,6 +88,15 @@ describe('compose image', () => {
     symlinkSync('/usr/libexec/libostree/grub2-15_ostree', join(overlay, 'usr/etc/grub.d/15_ostree'));
     sh('ostree', ['commit', `--repo=${repo}`, `--branch=${BOOTABLE_REF}`, `--tree=ref=${MINI_REF}`, `--tree=dir=${overlay}`]);
     removeTree(overlay);
+    const signed = join(dir, 'signed-overlay');
+    mkdirSync(join(signed, 'usr/lib/shim'), { recursive: true });
+    mkdirSync(join(signed, 'usr/lib/grub/x86_64-efi-signed'), { recursive: true });
+    writeFileSync(join(signed, 'usr/lib/shim/shimx64.efi.signed'), 'stand-in shim\n');
+    writeFileSync(join(signed, 'usr/lib/shim/mmx64.efi.signed'), 'stand-in MokManager\n');
+    writeFileSync(join(signed, 'usr/lib/shim/fbx64.efi.signed'), 'stand-in fallback\n');
+    writeFileSync(join(signed, 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed'), 'stand-in signed GRUB\n');
+    sh('ostree', ['commit', `--repo=${repo}`, `--branch=${SIGNED_REF}`, `--tree=ref=${BOOTABLE_REF}`, `--tree=dir=${signed}`]);
+    removeTree(signed);
   });
   after(() => removeTree(dir));
 
@@ -114,7 +125,7 @@ describe('compose image', () => {
     const r = runCli(['compose', 'image', '--repo', repo, '--ref', BOOTABLE_REF, '--karg', 'quiet', '--karg', 'foo=bar', out]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Wrote .*disk\.img \(raw, /);
-    assert.match(r.stdout, /GRUB at EFI\/BOOT\/BOOTX64\.EFI/);
+    assert.match(r.stdout, /GRUB \(unsigned: Secure Boot off\) at EFI\/BOOT\/BOOTX64\.EFI/);
     assert.ok(statSync(out).size >= 1024 ** 3, 'the default size leaves room for updates');
     const [esp, boot, root, ...more] = partitions(out);
     assert.equal(more.length, 0, 'three partitions');
@@ -165,6 +176,20 @@ describe('compose image', () => {
     assert.ok(lsNames(out, root, `${etc}/systemd/system/multi-user.target.wants`).includes('apt-ostree-grow-root.service'));
     assert.match(lsNames(out, root, '/ostree/deploy/debian/deploy').join(' '), /\.0\.origin/);
     assertClean(['disk.img']);
+  });
+
+  it("installs Debian's signed chain (shim, signed GRUB) when the tree has it", () => {
+    const out = join(dir, 'signed.img');
+    const r = runCli(['compose', 'image', '--repo', repo, '--ref', SIGNED_REF, '--size', '1G', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /shim and Debian's signed GRUB \(Secure Boot\) at EFI\/BOOT\/BOOTX64\.EFI/);
+    const espAt = `${out}@@${partitions(out)[0].start * 512}`;
+    assert.equal(sh('mtype', ['-i', espAt, '::/EFI/BOOT/BOOTX64.EFI']), 'stand-in shim\n');
+    assert.equal(sh('mtype', ['-i', espAt, '::/EFI/BOOT/grubx64.efi']), 'stand-in signed GRUB\n');
+    assert.equal(sh('mtype', ['-i', espAt, '::/EFI/BOOT/mmx64.efi']), 'stand-in MokManager\n');
+    const names = sh('mdir', ['-b', '-i', espAt, '::/EFI/BOOT']);
+    assert.doesNotMatch(names, /fbx64/i, "shim's fallback is left out");
+    removeTree(out);
   });
 
   it('writes qcow2 with --format qcow2, and refuses an unknown format', () => {

@@ -11,12 +11,13 @@
  * /boot/loader.N/grub.cfg and switched with the /boot/loader symlink, so it
  * changes atomically with the entries; /boot/grub/grub.cfg points there.
  *
- * On the EFI system partition: Debian's monolithic, unsigned GRUB image from
- * the tree (grub-efi-amd64-bin) on the removable-media path
- * EFI/BOOT/BOOTX64.EFI, and a small grub.cfg that finds /boot by its UUID
- * and reads that menu. OSTree's generator writes BIOS commands
- * (linux16/initrd16), which GRUB for EFI does not have: the small grub.cfg
- * defines them as functions calling linux/initrd.
+ * On the EFI system partition: Debian's monolithic GRUB image from the tree
+ * (grub-efi-amd64-bin; or shim and the signed GRUB when the tree has them,
+ * for Secure Boot) on the removable-media path EFI/BOOT/BOOTX64.EFI, and a
+ * small grub.cfg that finds /boot by its UUID and reads that menu. Some
+ * versions of OSTree's generator write BIOS commands (linux16/initrd16),
+ * which GRUB for EFI does not have: the small grub.cfg defines them as
+ * functions calling linux/initrd.
  */
 import { AptOstreeError } from '../errors';
 import { run } from '../exec';
@@ -48,6 +49,31 @@ export async function missingBootloaderFiles(repo: string, ref: string, signal: 
   return missing;
 }
 
+/**
+ * Debian's signed chain for Secure Boot, used when the tree has it
+ * (shim-signed and grub-efi-amd64-signed in the treefile's packages): shim,
+ * signed by Microsoft's UEFI CA, on the removable-media path; it loads
+ * grubx64.efi from its own directory (Debian's signed monolithic GRUB), which
+ * boots only kernels signed by Debian (shim's vendor key) or enrolled with
+ * MokManager (mmx64.efi). shim's fallback (fbx64.efi) is left out: it would
+ * write firmware boot entries and reset the machine.
+ */
+export const SIGNED_CHAIN = {
+  shim: '/usr/lib/shim/shimx64.efi.signed',
+  grub: '/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed',
+  mokManager: '/usr/lib/shim/mmx64.efi.signed',
+} as const;
+
+/** The files of the ESP's EFI/BOOT directory, from a deployed tree: name on the ESP -> path in the tree. */
+export function espLoaderFiles(has: (treePath: string) => boolean): { files: Record<string, string>; signed: boolean } {
+  if (has(SIGNED_CHAIN.shim) && has(SIGNED_CHAIN.grub)) {
+    const files: Record<string, string> = { 'BOOTX64.EFI': SIGNED_CHAIN.shim, 'grubx64.efi': SIGNED_CHAIN.grub };
+    if (has(SIGNED_CHAIN.mokManager)) files['mmx64.efi'] = SIGNED_CHAIN.mokManager;
+    return { files, signed: true };
+  }
+  return { files: { 'BOOTX64.EFI': GRUB_EFI_IMAGE }, signed: false };
+}
+
 /** Where the ESP's grub.cfg goes: beside BOOTX64.EFI, and in the prefix Debian's image is built with (/EFI/debian). */
 export const ESP_GRUB_CFG_DIRS = ['EFI/BOOT', 'EFI/debian'];
 export const ESP_LOADER_PATH = 'EFI/BOOT/BOOTX64.EFI';
@@ -60,7 +86,7 @@ search --no-floppy --fs-uuid --set=root ${bootUuid}
 set prefix=($root)/grub
 set default=0
 set timeout=5
-# OSTree's generator writes BIOS commands; GRUB for EFI boots with linux/initrd.
+# Some versions of OSTree's generator write BIOS commands; GRUB for EFI boots with linux/initrd.
 function linux16 {
   linux "$@"
 }

@@ -52,7 +52,7 @@ import {
   ESP_GRUB_CFG_DIRS,
   ESP_LOADER_PATH,
   espGrubCfg,
-  GRUB_EFI_IMAGE,
+  espLoaderFiles,
   GROW_ROOT_SERVICE,
   GROW_ROOT_UNIT,
   initialGrubCfg,
@@ -120,6 +120,8 @@ export interface ComposeImageResult {
   partitions: ImagePartition[];
   /** Where the firmware finds the boot loader on the ESP. */
   loader: string;
+  /** Debian's signed chain (shim, signed GRUB) for Secure Boot, rather than the unsigned GRUB. */
+  signed: boolean;
   /** The default boot entry of the image (paths relative to /boot). */
   entry: BootEntry;
 }
@@ -392,6 +394,7 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
   rmSync(tmpOut, { force: true });
   rmSync(rawOut, { force: true });
   let needed = 0;
+  let signed = false;
   try {
     const deployed = await composeSysroot(
       { repo, ref: opts.ref, stateroot: opts.stateroot, kargs, remote: opts.remote, dir: join(scratch, 'root') },
@@ -430,7 +433,10 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
       // The EFI system partition's files.
       const esp = join(scratch, 'esp');
       mkdirSync(dirname(join(esp, ESP_LOADER_PATH)), { recursive: true });
-      copyFileSync(join(deployRoot, GRUB_EFI_IMAGE), join(esp, ESP_LOADER_PATH));
+      const loader = espLoaderFiles((p) => existsSync(join(deployRoot, p)));
+      for (const [name, from] of Object.entries(loader.files))
+        copyFileSync(join(deployRoot, from), join(dirname(join(esp, ESP_LOADER_PATH)), name));
+      signed = loader.signed;
       for (const d of ESP_GRUB_CFG_DIRS) {
         mkdirSync(join(esp, d), { recursive: true });
         writeFileSync(join(esp, d, 'grub.cfg'), espGrubCfg(bootUuid));
@@ -527,6 +533,7 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
       bootUuid,
       partitions: parts,
       loader: ESP_LOADER_PATH,
+      signed,
       entry,
     };
   } catch (e) {

@@ -51,7 +51,7 @@ export function register(compose: Command, globals: () => GlobalOptions): void {
                   `  ${p.number} ${{ esp: 'EFI system', boot: '/boot', root: 'root' }[p.role].padEnd(10)} ${formatSize(p.size).padStart(9)}  ${p.role === 'esp' ? 'FAT32' : 'ext4'} ${p.fsUuid}\n`,
               )
               .join('') +
-            `Boot loader: GRUB at ${r.loader} on the EFI system partition; OSTree keeps its menu in /boot/grub/grub.cfg\n` +
+            `Boot loader: ${r.signed ? "shim and Debian's signed GRUB (Secure Boot)" : 'GRUB (unsigned: Secure Boot off)'} at ${r.loader} on the EFI system partition; OSTree keeps its menu in /boot/grub/grub.cfg\n` +
             `Default boot entry (paths inside /boot):\n` +
             `  linux   ${e.linux}\n` +
             (e.initrd ? `  initrd  ${e.initrd}\n` : '') +
