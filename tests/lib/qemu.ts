@@ -250,7 +250,8 @@ export class Vm {
       '-drive',
       `file=${d.path},format=${d.format ?? 'raw'},if=none,id=disk${i},cache=unsafe${d.readonly ? ',readonly=on' : ''}`,
       '-device',
-      `virtio-blk-pci,drive=disk${i}${i === 0 ? ',bootindex=0' : ''}`,
+      // The firmware boots the system disk first (direct kernel boot takes bootindex 0 itself).
+      `virtio-blk-pci,drive=disk${i}${i === 0 && opts.firmware ? ',bootindex=0' : ''}`,
     ]);
     const fw = opts.firmware;
     const boot = opts.boot;
