@@ -1,10 +1,13 @@
 #!/bin/sh
-# `npm run deb`: builds dist/apt-ostree_VERSION_ARCH.deb with dpkg-deb.
+# `npm run deb`: builds dist/apt-ostree_VERSION_ARCH.deb with dpkg-deb, and
+# beside it dist/cockpit-apt-ostree_VERSION_all.deb (the Cockpit page,
+# /usr/share/cockpit/apt-ostree; printed first, the main package last).
 #
-#   /usr/lib/apt-ostree/{package.json,bin,dist/src,native/build/Release,node_modules}
-#       the compiled JavaScript, the N-API addon over libostree and the
-#       production dependencies (the repository's layout, so the code finds
-#       its addon the same way as in a checkout)
+#   /usr/lib/apt-ostree/{package.json,bin,dist/bundle,native/build/Release}
+#       one bundled JavaScript file per executable (scripts/bundle.mjs: the
+#       code and its npm dependencies) and the N-API addon over libostree
+#       (the repository's layout, so the code finds its addon the same way
+#       as in a checkout); no node_modules
 #   /usr/bin/apt-ostree, /usr/libexec/apt-ostreed   wrappers running them with
 #       Debian's nodejs
 #   units, D-Bus and polkit files, /etc/apt-ostree/apt-ostreed.conf: installed
@@ -32,7 +35,7 @@ if [ "${APT_OSTREE_DEB_NO_BUILD:-0}" != 1 ]; then
 fi
 ADDON=native/build/Release/ostree_addon.node
 [ -f "$ADDON" ] || die "$ADDON is not built (run: npm run build)"
-[ -f dist/src/cli/main.js ] || die "dist/src is not built (run: npm run build)"
+[ -f dist/bundle/apt-ostree.js ] || die "dist/bundle is not built (run: npm run build)"
 
 STAGE=$(mktemp -d "$TOP/dist/.deb-stage.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT INT TERM
@@ -44,12 +47,17 @@ mkdir -p "$PKG/DEBIAN"
 # D-Bus, systemd and polkit files (nothing is started with a destination).
 sh scripts/install-daemon.sh --destdir "$PKG" >/dev/null
 LIB=$PKG/usr/lib/apt-ostree
-for f in usr/bin/apt-ostree usr/libexec/apt-ostreed usr/lib/apt-ostree/dist/src/cli/main.js \
-         usr/lib/apt-ostree/dist/src/daemon/main.js usr/lib/apt-ostree/native/build/Release/ostree_addon.node \
-         usr/lib/apt-ostree/node_modules/commander/package.json etc/apt-ostree/apt-ostreed.conf; do
+for f in usr/bin/apt-ostree usr/libexec/apt-ostreed usr/lib/apt-ostree/dist/bundle/apt-ostree.js \
+         usr/lib/apt-ostree/dist/bundle/cli.js usr/lib/apt-ostree/dist/bundle/apt-ostreed.js \
+         usr/lib/apt-ostree/dist/bundle/overlay-run.js usr/lib/apt-ostree/native/build/Release/ostree_addon.node \
+         etc/apt-ostree/apt-ostreed.conf; do
   [ -e "$PKG/$f" ] || die "scripts/install-daemon.sh did not install /$f"
 done
-find "$LIB/node_modules" -name '.bin' -type d -prune -exec rm -rf {} +
+# The Cockpit page is a package of its own (it needs cockpit-bridge, the daemon does not).
+[ -f "$PKG/usr/share/cockpit/apt-ostree/manifest.json" ] || die "the Cockpit page is not built (run: npm run build)"
+CPKG=$STAGE/cockpit
+mkdir -p "$CPKG/DEBIAN" "$CPKG/usr/share"
+mv "$PKG/usr/share/cockpit" "$CPKG/usr/share/cockpit"
 # Only what the runtime reads of package.json.
 node -e '
   const p = require("./package.json");
@@ -88,8 +96,30 @@ Description: atomic, image-based package management for Debian on OSTree
  commands that build trees, sysroots and disk images.
 CONTROL
 
+CSIZE=$(du -sk --exclude=DEBIAN "$CPKG" | cut -f1)
+cat >"$CPKG/DEBIAN/control" <<CONTROL
+Package: cockpit-apt-ostree
+Version: $VERSION
+Architecture: all
+Maintainer: apt-ostree developers <apt-ostree@localhost>
+Installed-Size: $CSIZE
+Section: admin
+Priority: optional
+Depends: cockpit-bridge, apt-ostree
+Recommends: cockpit-ws, cockpit-system
+Description: Cockpit page for apt-ostree
+ "Software updates (OSTree)" in the Cockpit web console: the deployments in
+ boot order, checking for and applying updates with live progress, roll
+ back, layered packages and kernel arguments, through the apt-ostreed
+ D-Bus daemon and its polkit authorization.
+CONTROL
+
 # Reproducible: clamp times, root-owned files.
-find "$PKG" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+find "$PKG" "$CPKG" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+COUT="dist/cockpit-apt-ostree_${VERSION}_all.deb"
+dpkg-deb --root-owner-group -Zxz --build "$CPKG" "$COUT.tmp" >/dev/null
+mv "$COUT.tmp" "$COUT"
+echo "$COUT"
 OUT="dist/apt-ostree_${VERSION}_${ARCH}.deb"
 dpkg-deb --root-owner-group -Zxz --build "$PKG" "$OUT.tmp" >/dev/null
 mv "$OUT.tmp" "$OUT"

@@ -3,13 +3,17 @@
 # with its paths):
 #   1. create the directories
 #   2. install the daemon and the client (/usr/libexec/apt-ostreed, /usr/bin/apt-ostree;
-#      the program itself under /usr/lib/apt-ostree, as the .deb lays it out)
+#      the program itself under /usr/lib/apt-ostree, as the .deb lays it out:
+#      bin/, dist/bundle/*.js, native/build/Release/ostree_addon.node), their
+#      manual pages (/usr/share/man) and bash completion (/usr/share/bash-completion)
 #   3. copy the configuration (/etc/apt-ostree/apt-ostreed.conf; an existing one is kept)
 #   4. D-Bus: policy (/etc/dbus-1/system.d) and activation file (/usr/share/dbus-1/system-services)
 #   5. systemd units (/etc/systemd/system)
 #   6. polkit actions (/usr/share/polkit-1/actions)
 #   7. check the OSTree repository of the system (/ostree/repo); never creates one on a live root
 #   8. reload D-Bus and systemd, start apt-ostreed, enable the units that have an [Install] section
+# and, when it is built (npm run build:cockpit), the Cockpit page under
+# /usr/share/cockpit/apt-ostree (with step 2).
 #
 # Usage: scripts/install-daemon.sh [--destdir DIR]   (or DESTDIR=DIR)
 # With a destination directory only files are written under it: nothing is
@@ -23,7 +27,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --destdir) [ $# -ge 2 ] || { echo "install-daemon: --destdir needs a directory" >&2; exit 1; }; DESTDIR=$2; shift 2 ;;
     --destdir=*) DESTDIR=${1#--destdir=}; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-daemon: unknown argument $1" >&2; exit 1 ;;
   esac
 done
@@ -51,31 +55,45 @@ chmod 700 "$D/var/log/apt-ostree"
 # 2. The program and its two entry points
 say "2/8 installing apt-ostreed and apt-ostree"
 LIB=$D/usr/lib/apt-ostree
-if [ ! -f "$LIB/dist/src/daemon/main.js" ]; then
-  [ -f dist/src/daemon/main.js ] || { echo "install-daemon: dist/ is not built (run: npm run build)" >&2; exit 1; }
-  mkdir -p "$LIB/dist" "$LIB/bin" "$LIB/node_modules"
-  rm -rf "$LIB/dist/src"
-  cp -a dist/src "$LIB/dist/src"
-  find "$LIB/dist" -name '*.map' -delete
+# The program is one bundled file per executable (dist/bundle, npm run build:bundle) holding its
+# JavaScript dependencies, and the native addon beside: no node_modules at run time.
+if [ ! -f "$LIB/dist/bundle/apt-ostreed.js" ]; then
+  for f in apt-ostree cli apt-ostreed overlay-run; do
+    [ -f "dist/bundle/$f.js" ] || { echo "install-daemon: dist/bundle is not built (run: npm run build)" >&2; exit 1; }
+  done
+  mkdir -p "$LIB/dist" "$LIB/bin"
+  rm -rf "$LIB/dist/bundle"
+  install -d "$LIB/dist/bundle"
+  install -m 644 dist/bundle/*.js "$LIB/dist/bundle/"
   install -m 755 bin/apt-ostree bin/apt-ostreed "$LIB/bin/"
   install -m 644 package.json "$LIB/package.json"
   if [ -f native/build/Release/ostree_addon.node ]; then
     install -d "$LIB/native/build/Release"
     install -m 644 native/build/Release/ostree_addon.node "$LIB/native/build/Release/"
   fi
-  # Production dependencies as npm resolved them (no network).
-  npm ls --omit=dev --all --parseable 2>/dev/null | while IFS= read -r dir; do
-    case "$dir" in "$TOP"/node_modules/*) ;; *) continue ;; esac
-    rel=${dir#"$TOP"/node_modules/}
-    mkdir -p "$LIB/node_modules/$(dirname "$rel")"
-    [ -e "$LIB/node_modules/$rel" ] || cp -a "$dir" "$LIB/node_modules/$rel"
-  done
 fi
 for pair in "usr/bin/apt-ostree:apt-ostree" "usr/libexec/apt-ostreed:apt-ostreed"; do
   dest=${pair%%:*}; prog=${pair#*:}
   printf '#!/bin/sh\n# %s (apt-ostree), run by Debian'"'"'s nodejs.\nexec /usr/bin/node /usr/lib/apt-ostree/bin/%s "$@"\n' "$prog" "$prog" >"$D/$dest"
   chmod 755 "$D/$dest"
 done
+# The Cockpit page ("Software updates (OSTree)"); the bridge finds it in /usr/share/cockpit.
+if [ -f dist/cockpit/apt-ostree/manifest.json ]; then
+  rm -rf "$D/usr/share/cockpit/apt-ostree"
+  install -d -m 755 "$D/usr/share/cockpit"
+  cp -R dist/cockpit/apt-ostree "$D/usr/share/cockpit/apt-ostree"
+  chmod -R u=rwX,go=rX "$D/usr/share/cockpit/apt-ostree"
+  say "    the Cockpit page: /usr/share/cockpit/apt-ostree"
+fi
+
+# The manual pages and the bash completion (generated from the operation registry by npm run build)
+for m in apt-ostree.1 apt-ostreed.8 apt-ostreed.conf.5; do
+  [ -f "dist/man/$m.gz" ] || { echo "install-daemon: dist/man/$m.gz is missing (run: npm run build)" >&2; exit 1; }
+  install -d -m 755 "$D/usr/share/man/man${m##*.}"
+  install -m 644 "dist/man/$m.gz" "$D/usr/share/man/man${m##*.}/$m.gz"
+done
+install -d -m 755 "$D/usr/share/bash-completion/completions"
+install -m 644 dist/completion/apt-ostree "$D/usr/share/bash-completion/completions/apt-ostree"
 
 # 3. Configuration (a local one is kept)
 say "3/8 configuration"
@@ -90,6 +108,8 @@ fi
 say "4/8 D-Bus policy and activation"
 install -m 644 data/org.aptostree.dev.conf "$D/etc/dbus-1/system.d/org.aptostree.dev.conf"
 install -m 644 data/org.aptostree.dev.service "$D/usr/share/dbus-1/system-services/org.aptostree.dev.service"
+install -d -m 755 "$D/usr/share/dbus-1/interfaces"
+install -m 644 data/org.aptostree.dev.xml "$D/usr/share/dbus-1/interfaces/org.aptostree.dev.xml"
 
 # 5. systemd units (every unit the repository ships)
 say "5/8 systemd units"

@@ -10,13 +10,34 @@
  * on stderr; anyone else gets a clear error. APT_OSTREE_DIRECT=1 forces
  * in-process (the tests of the engine use it).
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AptOstreeError } from '../engine/errors';
+import { rebootDecision, runOperation } from '../engine/operations';
 import type { OperationRequest, OperationResult } from '../engine/operations/types';
 import type { Progress } from '../engine/progress';
 import type { GlobalOptions } from './globals';
 import { TerminalProgress } from './progress';
-import type { BusConnection, DBusMessage } from '../dbus/bus';
+import {
+  BusConnection,
+  DBusCallError,
+  FLAG_ALLOW_INTERACTIVE_AUTHORIZATION,
+  socketPathOf,
+  systemBusAddress,
+  variantDict,
+  type DBusMessage,
+} from '../dbus/bus';
+import {
+  BUS_NAME,
+  DAEMON_IFACE,
+  decodeCall,
+  encodeRequest,
+  errorFromReply,
+  errorOfResult,
+  OBJECT_PATH,
+  TRANSACTION_IFACE,
+  type TransactionResult,
+} from '../dbus/contract';
 
 export async function executeOperation(g: GlobalOptions, req: OperationRequest): Promise<OperationResult> {
   if (process.env.APT_OSTREE_DIRECT !== '1') {
@@ -38,29 +59,35 @@ export async function executeOperation(g: GlobalOptions, req: OperationRequest):
   return inProcess(g, req);
 }
 
+/**
+ * The in-process runner: the request goes through the contract's encoding
+ * and validated decoding, as it would to the daemon (same checks, same
+ * errors), then the engine runs it; the reboot asked for happens here.
+ */
 async function inProcess(g: GlobalOptions, req: OperationRequest): Promise<OperationResult> {
-  const { runOperation } = await import('../engine/operations');
+  const call = encodeRequest(req);
+  const { request } = decodeCall(call.method, [...call.args, call.options]);
   const progress = new TerminalProgress();
   const ac = new AbortController();
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
+  let r: OperationResult;
   try {
-    return await runOperation({ sysroot: g.sysroot, progress, signal: ac.signal }, req);
+    r = await runOperation({ sysroot: g.sysroot, progress, signal: ac.signal }, request);
   } finally {
     process.removeListener('SIGINT', onSigint);
     progress.finish();
   }
+  const reboot = rebootDecision(g.sysroot, r);
+  reboot?.reboot?.();
+  return reboot ? { ...r, rebootNote: reboot.note } : r;
 }
 
 /** A connection to the system bus, or why there is none. */
 async function openSystemBus(timeoutMs: number): Promise<BusConnection | string> {
-  const { BusConnection, socketPathOf, systemBusAddress } = await import('../dbus/bus');
   const address = systemBusAddress();
   const sock = socketPathOf(address);
-  if (sock !== undefined) {
-    const { existsSync } = await import('node:fs');
-    if (!existsSync(sock)) return `there is no system bus (${sock})`;
-  }
+  if (sock !== undefined && !existsSync(sock)) return `there is no system bus (${sock})`;
   try {
     return await BusConnection.connect(address, timeoutMs);
   } catch (e) {
@@ -75,7 +102,6 @@ export type DaemonConnection = { kind: 'daemon'; bus: BusConnection; owner: stri
  * activation when it is activatable; or why there is none.
  */
 export async function connectDaemon(sysroot: string): Promise<DaemonConnection> {
-  const { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } = await import('../dbus/contract');
   const opened = await openSystemBus(5000);
   if (typeof opened === 'string') return { kind: 'none', why: opened };
   const bus = opened;
@@ -111,31 +137,23 @@ export async function connectDaemon(sysroot: string): Promise<DaemonConnection> 
   }
 }
 
-/** A D-Bus error reply as an AptOstreeError with the daemon's text. */
-export async function fromDBusError(e: unknown): Promise<unknown> {
-  const { DBusCallError } = await import('../dbus/bus');
-  const { errorCodeOf } = await import('../dbus/contract');
-  if (e instanceof DBusCallError) {
-    const code = e.errorName === 'org.freedesktop.DBus.Error.AccessDenied' ? 'denied' : errorCodeOf(e.errorName);
-    return new AptOstreeError(code, e.message);
-  }
-  return e;
+/** A D-Bus error reply as the AptOstreeError the daemon sent (code, message, hint, details). */
+export function fromDBusError(e: unknown): unknown {
+  return e instanceof DBusCallError ? errorFromReply(e.errorName, e.message, e.data) : e;
 }
 
 async function viaDaemon(bus: BusConnection, owner: string, req: OperationRequest, queue: boolean): Promise<OperationResult> {
-  const { variantDict, FLAG_ALLOW_INTERACTIVE_AUTHORIZATION } = await import('../dbus/bus');
-  const c = await import('../dbus/contract');
-  const call = c.encodeRequest(req, { queue });
+  const call = encodeRequest(req, { queue });
   const progress = new TerminalProgress();
   // Subscribe before anything can happen: no signal is missed.
-  await bus.addMatch(`type='signal',sender='${c.BUS_NAME}',path_namespace='/org/aptostree/dev/transaction'`);
-  await bus.addMatch(`type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${c.BUS_NAME}'`);
+  await bus.addMatch(`type='signal',sender='${BUS_NAME}',path_namespace='/org/aptostree/dev/transaction'`);
+  await bus.addMatch(`type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${BUS_NAME}'`);
   let txPath: string;
   try {
     const r = await bus.call({
-      destination: c.BUS_NAME,
-      path: c.OBJECT_PATH,
-      interface: c.DAEMON_IFACE,
+      destination: BUS_NAME,
+      path: OBJECT_PATH,
+      interface: DAEMON_IFACE,
       member: call.method,
       signature: call.signature,
       body: [...call.args, variantDict(call.options)],
@@ -153,10 +171,10 @@ async function viaDaemon(bus: BusConnection, owner: string, req: OperationReques
       txPath = String(r.body[0]);
     }
   } catch (e) {
-    throw await fromDBusError(e);
+    throw fromDBusError(e);
   }
   const txCall = (member: string, timeout = 25000): Promise<DBusMessage> =>
-    bus.call({ destination: owner, path: txPath, interface: c.TRANSACTION_IFACE, member, timeout });
+    bus.call({ destination: owner, path: txPath, interface: TRANSACTION_IFACE, member, timeout });
   const prop = async (name: string): Promise<string> => {
     const r = await bus.call({
       destination: owner,
@@ -164,7 +182,7 @@ async function viaDaemon(bus: BusConnection, owner: string, req: OperationReques
       interface: 'org.freedesktop.DBus.Properties',
       member: 'Get',
       signature: 'ss',
-      body: [c.TRANSACTION_IFACE, name],
+      body: [TRANSACTION_IFACE, name],
     });
     return String((r.body[0] as { value: unknown }).value);
   };
@@ -183,7 +201,7 @@ async function viaDaemon(bus: BusConnection, owner: string, req: OperationReques
   try {
     const finished = new Promise<void>((resolveDone, reject) => {
       bus.on('signal', (m: DBusMessage) => {
-        if (m.sender === 'org.freedesktop.DBus' && m.member === 'NameOwnerChanged' && m.body[0] === c.BUS_NAME && m.body[2] !== owner) {
+        if (m.sender === 'org.freedesktop.DBus' && m.member === 'NameOwnerChanged' && m.body[0] === BUS_NAME && m.body[2] !== owner) {
           reject(
             new AptOstreeError('internal', 'the apt-ostree daemon exited during the transaction', {
               hint: 'see its log: journalctl -u apt-ostreed.service; "apt-ostree status" shows what is deployed',
@@ -203,14 +221,20 @@ async function viaDaemon(bus: BusConnection, owner: string, req: OperationReques
     try {
       await txCall('Start');
     } catch (e) {
-      throw await fromDBusError(e);
+      throw fromDBusError(e);
     }
     const state = await prop('State');
     if (state === 'queued') progress.message('Waiting for the transaction in progress to finish (--queue)');
     if (state !== 'succeeded' && state !== 'failed' && state !== 'cancelled') await finished;
-    const result = JSON.parse(await prop('Result')) as import('../dbus/contract').TransactionResult;
-    if (!result.success) throw new AptOstreeError(result.code ?? 'internal', result.error ?? result.summary);
-    return { changed: result.changed, summary: result.summary, deployment: result.deployment, rebootRequested: result.rebootRequested };
+    const result = JSON.parse(await prop('Result')) as TransactionResult;
+    if (!result.success) throw errorOfResult(result);
+    return {
+      changed: result.changed,
+      summary: result.summary,
+      deployment: result.deployment,
+      rebootRequested: result.rebootRequested,
+      rebootNote: result.rebootNote,
+    };
   } finally {
     process.removeListener('SIGINT', onSigint);
     progress.finish();
@@ -238,71 +262,4 @@ function renderSignal(p: Progress, m: DBusMessage): void {
     default:
       break;
   }
-}
-
-/**
- * A connection to a daemon that is already running (it is not started for
- * this) and serves `sysroot`, with its properties; or undefined. For the
- * read-only verbs (status); APT_OSTREE_DIRECT=1 means none.
- */
-async function runningDaemon(sysroot: string): Promise<{ bus: BusConnection; props: Record<string, { value: unknown }> } | undefined> {
-  if (process.env.APT_OSTREE_DIRECT === '1') return undefined;
-  const { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } = await import('../dbus/contract');
-  const bus = await openSystemBus(2000);
-  if (typeof bus === 'string') return undefined;
-  try {
-    if ((await bus.busCall('NameHasOwner', 's', [BUS_NAME])).body[0] !== true) throw new Error('not running');
-    const r = await bus.call({
-      destination: BUS_NAME,
-      path: OBJECT_PATH,
-      interface: 'org.freedesktop.DBus.Properties',
-      member: 'GetAll',
-      signature: 's',
-      body: [DAEMON_IFACE],
-      timeout: 5000,
-    });
-    const props = r.body[0] as Record<string, { value: unknown }>;
-    if (resolve(String(props.Sysroot?.value)) !== resolve(sysroot)) throw new Error('another sysroot');
-    return { bus, props };
-  } catch {
-    bus.close();
-    return undefined;
-  }
-}
-
-/**
- * The status (GetStatus: the JSON of `status --json`, all deployments) from
- * a running daemon that serves `sysroot`, on one short connection; or
- * undefined when there is none (then the caller reads the sysroot itself).
- */
-export async function daemonStatus(sysroot: string): Promise<import('../engine/status').StatusJson | undefined> {
-  const d = await runningDaemon(sysroot);
-  if (!d) return undefined;
-  try {
-    const { BUS_NAME, DAEMON_IFACE, OBJECT_PATH } = await import('../dbus/contract');
-    const r = await d.bus.call({ destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE, member: 'GetStatus', timeout: 30000 });
-    const st = JSON.parse(String(r.body[0])) as unknown;
-    if (!st || typeof st !== 'object' || !Array.isArray((st as { deployments?: unknown }).deployments)) return undefined;
-    return st as import('../engine/status').StatusJson;
-  } catch {
-    return undefined;
-  } finally {
-    d.bus.close();
-  }
-}
-
-/**
- * The automatic-update settings in force in a running daemon that serves
- * `sysroot` (its AutomaticUpdatePolicy/Scope properties), for `status`; or
- * undefined when no daemon runs (it is not started for this): then the
- * configuration file tells what a starting daemon would use.
- */
-export async function daemonAutomaticSettings(sysroot: string): Promise<import('../engine/automatic').AutomaticConfig | undefined> {
-  const d = await runningDaemon(sysroot);
-  if (!d) return undefined;
-  d.bus.close();
-  const { parsePolicy, parseScope } = await import('../engine/automatic');
-  const policy = parsePolicy(String(d.props.AutomaticUpdatePolicy?.value ?? ''));
-  const scope = parseScope(String(d.props.AutomaticUpdateScope?.value ?? ''));
-  return policy && scope ? { policy, scope } : undefined;
 }

@@ -1,41 +1,23 @@
 /**
  * apt-ostree: the command-line client. A thin layer: parse arguments, build
- * an engine request or query, render the result.
+ * an engine request or query, run it, and write what the verb's handler
+ * returned (its output and exit code).
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { AptOstreeError, isAptOstreeError } from '../engine/errors';
 import { log, parseLogLevel } from '../engine/log';
+import { ENTRIES } from '../engine/operations/registry';
+import { VERSION } from '../engine/version';
+import { defineCommand } from './define';
 import { sysrootFromEnv, type GlobalOptions } from './globals';
-import { VERBS } from './verbs';
-
-export interface VerbModule {
-  register(program: Command, globals: () => GlobalOptions): void;
-}
-
-const VERSION = '0.1.0';
-
-/** Verbs that change the system through a transaction (they accept --queue). */
-const QUEUE_VERBS = new Set([
-  'install',
-  'uninstall',
-  'override',
-  'reset',
-  'refresh-md',
-  'upgrade',
-  'deploy',
-  'rebase',
-  'rollback',
-  'kargs',
-  'initramfs',
-  'cleanup',
-  'pin',
-]);
+import { output, type VerbOutput } from './output';
+import { loadVerb, VERBS } from './verbs';
 
 /**
- * The verb a command line invokes, when it names one of VERBS directly: then
- * only that verb's module is loaded (start-up time matters for `status`).
- * Anything else (help, an alias, a typo) loads them all, so that commander
- * can resolve or explain it.
+ * The verb a command line invokes, when it names one of VERBS (or an alias):
+ * then only that verb's module is loaded (start-up time matters for
+ * `status`). Anything else (help, a typo) loads none: the verbs are declared
+ * from the registry alone, so that commander can show help or explain.
  */
 export function invokedVerb(argv: readonly string[]): string | undefined {
   const args = argv.slice(2);
@@ -46,12 +28,14 @@ export function invokedVerb(argv: readonly string[]): string | undefined {
       continue;
     }
     if (a.startsWith('-')) continue;
-    return VERBS.includes(a) ? a : undefined;
+    if (VERBS.includes(a)) return a;
+    return ENTRIES.find((e) => e.verb.length === 1 && e.aliases?.includes(a))?.verb[0];
   }
   return undefined;
 }
 
-export function buildProgram(argv: readonly string[] = []): Command {
+/** The program, with the verbs `argv` needs; what the handlers and commander print goes to `sink`. */
+export function buildProgram(argv: readonly string[], sink: VerbOutput): Command {
   const program = new Command()
     .name('apt-ostree')
     .description('Atomic, image-based package management for Debian on OSTree')
@@ -60,56 +44,61 @@ export function buildProgram(argv: readonly string[] = []): Command {
     .option('--log-level <level>', 'error, warning, notice, info or debug', process.env.APT_OSTREE_LOG_LEVEL ?? 'warning')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  program.configureOutput({ outputError: (str, write) => write(str) });
-  let queue = false;
-  const globals = (): GlobalOptions => {
-    const o = program.opts();
-    return { sysroot: o.sysroot, queue };
+  program.configureOutput({
+    writeOut: (s) => (sink.stdout += s),
+    writeErr: (s) => (sink.stderr += s),
+    outputError: (s, write) => write(s),
+  });
+  const globals = (): GlobalOptions => ({ sysroot: program.opts().sysroot });
+  const done = (o: VerbOutput): void => {
+    sink.stdout += o.stdout;
+    sink.stderr += o.stderr;
+    sink.exitCode = o.exitCode;
   };
-  program.hook('preAction', (_program, action) => {
-    queue = (action.opts() as { queue?: boolean }).queue === true;
+  program.hook('preAction', () => {
     const lvl = parseLogLevel(program.opts().logLevel);
     if (!lvl) throw new AptOstreeError('usage', `unknown log level "${program.opts().logLevel}"`);
     log.setLevel(lvl);
   });
   const only = invokedVerb(argv);
-  for (const verb of only !== undefined ? [only] : VERBS) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(`./commands/${verb}`) as VerbModule;
-    mod.register(program, globals);
+  if (only !== undefined) {
+    loadVerb(only).register(program, globals, done, only);
+    return program;
   }
-  // --queue on every command that makes a transaction (the daemon's option "queue").
-  const addQueue = (c: Command): void => {
-    if (c.commands.length === 0) c.option('--queue', 'if another transaction is in progress, wait for it instead of failing');
-    for (const sub of c.commands) addQueue(sub as unknown as Command);
-  };
-  for (const c of program.commands) if (QUEUE_VERBS.has(c.name())) addQueue(c as unknown as Command);
+  // Help, or a command line commander will refuse: the declarations are enough.
+  for (const e of ENTRIES) {
+    const parent = e.verb.length === 1 ? program : program.commands.find((c) => c.name() === e.verb[0]);
+    if (parent) defineCommand(parent as Command, e);
+  }
   return program;
 }
 
-/** Print an error for a user: message, details, hint; never a stack trace for a typed error. */
-export function reportError(e: unknown): number {
-  if (isAptOstreeError(e)) {
-    process.stderr.write(`error: ${e.describe()}\n`);
-    return 1;
-  }
+/** An error for a user: message, details, hint; never a stack trace for a typed error. */
+export function errorText(e: unknown): string {
+  if (isAptOstreeError(e)) return `error: ${e.describe()}\n`;
   const err = e instanceof Error ? e : new Error(String(e));
-  process.stderr.write(`error: internal error: ${err.message}\n${err.stack ?? ''}\n`);
-  return 1;
+  return `error: internal error: ${err.message}\n${err.stack ?? ''}\n`;
+}
+
+/** Parse and run a command line; returns what to print and the exit code. */
+export async function run(argv: readonly string[]): Promise<VerbOutput> {
+  const sink = output();
+  try {
+    await buildProgram(argv, sink).parseAsync(argv as string[]);
+  } catch (e) {
+    if (e instanceof CommanderError) sink.exitCode = e.exitCode === 0 ? 0 : 1;
+    else {
+      sink.stderr += errorText(e);
+      sink.exitCode = 1;
+    }
+  }
+  return sink;
 }
 
 export function main(argv: string[]): void {
-  const program = buildProgram(argv);
-  program
-    .parseAsync(argv)
-    .then(() => {
-      process.exitCode = process.exitCode ?? 0;
-    })
-    .catch((e: unknown) => {
-      if (e instanceof CommanderError) {
-        process.exitCode = e.exitCode === 0 ? 0 : 1;
-        return;
-      }
-      process.exitCode = reportError(e);
-    });
+  void run(argv).then((o) => {
+    if (o.stdout !== '') process.stdout.write(o.stdout);
+    if (o.stderr !== '') process.stderr.write(o.stderr);
+    process.exitCode = o.exitCode;
+  });
 }

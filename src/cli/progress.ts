@@ -3,11 +3,12 @@
  * progress bar (cli-progress) for percentages and downloads; plain lines
  * otherwise so that logs stay readable.
  */
+import { Presets, SingleBar } from 'cli-progress';
 import type { Progress } from '../engine/progress';
 
 export class TerminalProgress implements Progress {
   private readonly tty: boolean;
-  private bar: import('cli-progress').SingleBar | undefined;
+  private bar: SingleBar | undefined;
   private barKind: 'percent' | 'download' | undefined;
   private currentTask: string | undefined;
   private lastPlainPercent = -1;
@@ -67,17 +68,11 @@ export class TerminalProgress implements Progress {
     this.stopBar();
   }
 
-  private ensureBar(kind: 'percent' | 'download', total: number, format: string): import('cli-progress').SingleBar {
+  private ensureBar(kind: 'percent' | 'download', total: number, format: string): SingleBar {
     if (this.bar && this.barKind === kind) return this.bar;
     this.stopBar();
     if (this.currentTask !== undefined) this.out.write('\n');
-    // Loaded only when a bar is shown: keeps quick commands quick.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const cliProgress = require('cli-progress') as typeof import('cli-progress');
-    this.bar = new cliProgress.SingleBar(
-      { format, stream: this.out, hideCursor: true, clearOnComplete: true },
-      cliProgress.Presets.shades_classic,
-    );
+    this.bar = new SingleBar({ format, stream: this.out, hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
     this.bar.start(total, 0, { text: '', done: '0 B', total: formatBytes(total) });
     this.barKind = kind;
     return this.bar;

@@ -5,10 +5,16 @@
  *
  *   apt-ostreed [--sysroot PATH] [--config FILE]
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { BusConnection, systemBusAddress } from '../dbus/bus';
+import { BUS_NAME } from '../dbus/contract';
 import { AptOstreeError, isAptOstreeError } from '../engine/errors';
 import { log } from '../engine/log';
 import { DEFAULT_DAEMON_CONFIG, loadDaemonConfig, type DaemonConfig } from '../engine/config';
+import { VERSION } from '../engine/version';
+import { recoverSysroot } from './recovery';
+import { DaemonService } from './service';
 
 const USAGE = `Usage: apt-ostreed [--sysroot PATH] [--config FILE]
 
@@ -56,18 +62,13 @@ export async function runDaemon(args: Args): Promise<number> {
     return r.problems;
   };
   load();
-  const { existsSync } = await import('node:fs');
   if (!existsSync(resolve(args.sysroot, 'ostree', 'repo'))) {
     throw new AptOstreeError('not-a-sysroot', `${args.sysroot} is not an OSTree sysroot (no ostree/repo)`, {
       hint: 'start apt-ostreed with --sysroot PATH of a sysroot',
     });
   }
-  const { recoverSysroot } = await import('./recovery');
   await recoverSysroot(args.sysroot);
 
-  const { BusConnection, systemBusAddress } = await import('../dbus/bus');
-  const { BUS_NAME } = await import('../dbus/contract');
-  const { DaemonService } = await import('./service');
   const address = systemBusAddress();
   const bus = await BusConnection.connect(address);
   let exiting = false;
@@ -143,7 +144,7 @@ export function main(argv: string[]): void {
     return;
   }
   if (args === 'version') {
-    process.stdout.write('0.1.0\n');
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
   runDaemon(args)

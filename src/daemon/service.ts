@@ -8,17 +8,35 @@
  * with org.aptostree.dev.Error.Busy, unless it carries the option "queue":
  * then it is appended and runs when its turn comes (after Start()).
  */
+import { lastRunJson } from '../engine/automatic';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { log } from '../engine/log';
 import type { DaemonConfig } from '../engine/config';
+import { runOperation } from '../engine/operations';
 import type { OperationRequest, OperationResult } from '../engine/operations/types';
+import { getStatus } from '../engine/status';
+import { loadSysroot } from '../engine/sysroot';
+import { VERSION } from '../engine/version';
 import type { Progress } from '../engine/progress';
 import { FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, type BusConnection, type DBusMessage } from '../dbus/bus';
-import { DAEMON_IFACE, DAEMON_INTERFACE, decodeCall, errorNameOf, METHOD_ACTIONS, OBJECT_PATH, requestKey } from '../dbus/contract';
+import {
+  ACCESS_DENIED,
+  DAEMON_IFACE,
+  DAEMON_INTERFACE,
+  decodeCall,
+  errorNameOf,
+  METHOD_ACTIONS,
+  OBJECT_PATH,
+  requestKey,
+} from '../dbus/contract';
 import { accessDenied, ObjectServer, ReplyError, type MethodHandler, type Reply } from '../dbus/server';
+import { copyAsCaller, localDebDir, localDebsOf, withCopies } from './localdeb';
 import { Authorizer } from './polkit';
 import { Transaction } from './transaction';
 
-export const VERSION = '0.1.0';
+/** Transactions waiting in all (the active one included): beyond, a queued request is Busy. */
+export const MAX_QUEUE = 16;
 
 export interface ServiceOptions {
   sysroot: string;
@@ -27,7 +45,7 @@ export interface ServiceOptions {
   reload: () => string[];
   /** Seconds a finished transaction stays on the bus. */
   linger?: number;
-  /** Seconds an unstarted transaction waits for Start() before it is dropped. */
+  /** Seconds an unstarted transaction waits for Start() before it is dropped (default 30; it blocks others meanwhile). */
   startTimeout?: number;
   /** Called when the daemon has been idle for IdleExitTimeout. */
   onIdle: () => void;
@@ -44,6 +62,10 @@ export class DaemonService {
   private booted = '';
   private idleTimer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Method calls not answered yet (a pending polkit check among them): they keep the daemon from exiting. */
+  private inFlight = 0;
+  /** The directory of the local .deb copies a transaction uses, removed when it ends. */
+  private readonly copies = new Map<Transaction, string>();
   /** AutomaticUpdateLastRun: re-read from the state file at start and after each automatic run. */
   private lastRun = '';
 
@@ -60,9 +82,15 @@ export class DaemonService {
     await this.refreshLastRun();
     const m =
       (fn: (msg: Msg) => Promise<Reply> | Reply): MethodHandler =>
-      (msg) => {
+      async (msg) => {
         this.touch();
-        return fn(msg);
+        this.inFlight++;
+        try {
+          return await fn(msg);
+        } finally {
+          this.inFlight--;
+          this.touch();
+        }
       };
     const methods: Record<string, MethodHandler> = {
       Ping: m(() => ({ signature: 's', body: ['pong'] })),
@@ -76,7 +104,7 @@ export class DaemonService {
       CancelActive: m(async (msg) => {
         const t = this.order[0];
         if (!t) return { signature: 'o', body: ['/'] };
-        if (!t.clients.has(msg.sender)) await this.authorize(msg, 'CancelActive', `cancelling "${t.title}"`);
+        if (!(await this.mayCancel(t, msg, 'CancelActive'))) return { signature: 'o', body: [t.path] };
         this.cancel(t, msg.sender);
         return { signature: 'o', body: [t.path] };
       }),
@@ -154,7 +182,6 @@ export class DaemonService {
 
   private async refreshLastRun(): Promise<void> {
     try {
-      const { lastRunJson } = await import('../engine/automatic');
       const v = lastRunJson(this.opts.sysroot);
       if (v !== this.lastRun) {
         this.lastRun = v;
@@ -167,7 +194,6 @@ export class DaemonService {
 
   private async refreshBooted(): Promise<void> {
     try {
-      const { loadSysroot } = await import('../engine/sysroot');
       const s = await loadSysroot(this.opts.sysroot);
       const b = s.booted?.checksum ?? '';
       if (b !== this.booted) {
@@ -180,7 +206,6 @@ export class DaemonService {
   }
 
   private async getStatus(): Promise<Reply> {
-    const { getStatus } = await import('../engine/status');
     const c = this.opts.config();
     const st = await getStatus(this.opts.sysroot, { automatic: { policy: c.automaticUpdatePolicy, scope: c.automaticUpdateScope } });
     const t = this.order[0];
@@ -213,7 +238,23 @@ export class DaemonService {
       const path = await this.transactionFor(method, msg, request, queue);
       return { signature: 'bo', body: [true, path] };
     }
-    return { signature: 'o', body: [await this.transactionFor(method, msg, request, queue)] };
+    const debs = localDebsOf(request);
+    if (debs.length === 0) return { signature: 'o', body: [await this.transactionFor(method, msg, request, queue)] };
+    // Local files: read once, as the caller, into copies of the daemon's own; the request names the copies.
+    const uid = await this.auth.uidOf(msg.sender);
+    const dir = localDebDir(join(this.opts.sysroot, 'ostree', 'repo'));
+    try {
+      const copies = new Map<string, string>();
+      for (const d of debs) if (!copies.has(d)) copies.set(d, await copyAsCaller(d, uid, dir));
+      const path = await this.transactionFor(method, msg, withCopies(request, copies), queue);
+      const t = this.order.find((x) => x.path === path);
+      if (t) this.copies.set(t, dir);
+      else rmSync(dir, { recursive: true, force: true });
+      return { signature: 'o', body: [path] };
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   /** The object path of the transaction for a request: joined when the same one is unfinished, else a new one. */
@@ -226,6 +267,12 @@ export class DaemonService {
       return same.path;
     }
     const head = this.order[0];
+    if (head && queue && this.order.length >= MAX_QUEUE) {
+      throw new ReplyError(
+        errorNameOf('busy'),
+        `${this.order.length} transactions are already waiting (at most ${MAX_QUEUE}); try again when "${head.title}" (${head.path}) is done`,
+      );
+    }
     if (head && !queue) {
       throw new ReplyError(
         errorNameOf('busy'),
@@ -234,13 +281,14 @@ export class DaemonService {
     }
     const t = new Transaction(this.nextId++, method, request, key, msg.sender, {
       bus: this.bus,
+      sysroot: this.opts.sysroot,
       server: this.server,
       execute: (req, progress, signal) => this.execute(req, progress, signal),
     });
     t.export({
       Start: (m) => this.startTx(t, m),
       Cancel: async (m) => {
-        if (!t.clients.has(m.sender)) await this.authorize(m, 'Cancel', `cancelling "${t.title}"`);
+        if (!(await this.mayCancel(t, m, 'Cancel'))) return { signature: '', body: [] };
         this.cancel(t, m.sender);
         return { signature: '', body: [] };
       },
@@ -251,7 +299,7 @@ export class DaemonService {
       `transaction ${t.id} (${t.title}) created for ${msg.sender}${this.order.length > 1 ? `, queued behind ${this.order.length - 1}` : ''}`,
     );
     this.activeChanged();
-    const startTimeout = this.opts.startTimeout ?? 300;
+    const startTimeout = this.opts.startTimeout ?? 30;
     setTimeout(() => {
       if (!t.started && !t.finished) this.drop(t, `not started within ${startTimeout} s`);
     }, startTimeout * 1000).unref();
@@ -268,18 +316,15 @@ export class DaemonService {
   }
 
   private execute(req: OperationRequest, progress: Progress, signal: AbortSignal): Promise<OperationResult> {
-    return (async () => {
-      const { runOperation } = await import('../engine/operations');
-      let r = req;
-      if (r.kind === 'automatic-update') {
-        const c = this.opts.config();
-        r = {
-          kind: 'automatic-update',
-          options: { mode: r.options.mode ?? c.automaticUpdatePolicy, scope: r.options.scope ?? c.automaticUpdateScope },
-        };
-      }
-      return runOperation({ sysroot: this.opts.sysroot, progress, signal }, r);
-    })();
+    let r = req;
+    if (r.kind === 'automatic-update') {
+      const c = this.opts.config();
+      r = {
+        kind: 'automatic-update',
+        options: { mode: r.options.mode ?? c.automaticUpdatePolicy, scope: r.options.scope ?? c.automaticUpdateScope },
+      };
+    }
+    return runOperation({ sysroot: this.opts.sysroot, progress, signal }, r);
   }
 
   /** Run the head of the queue once it is started; one at a time. */
@@ -307,6 +352,11 @@ export class DaemonService {
   }
 
   private retire(t: Transaction): void {
+    const dir = this.copies.get(t);
+    if (dir !== undefined) {
+      this.copies.delete(t);
+      rmSync(dir, { recursive: true, force: true });
+    }
     this.lingering.set(t.path, t);
     setTimeout(
       () => {
@@ -316,6 +366,27 @@ export class DaemonService {
       },
       (this.opts.linger ?? 60) * 1000,
     ).unref();
+  }
+
+  /**
+   * Whether `msg`'s sender cancels `t` for everyone: its initiator does, and
+   * anyone polkit authorizes for cancelling (root). A client that only
+   * joined it, without that authorization, is detached from it instead (it
+   * gets no more of its signals; a transaction nobody started and nobody
+   * waits for any more is dropped).
+   */
+  private async mayCancel(t: Transaction, msg: Msg, method: string): Promise<boolean> {
+    if (msg.sender === t.initiator) return true;
+    try {
+      await this.authorize(msg, method, `cancelling "${t.title}"`);
+      return true;
+    } catch (e) {
+      if (!t.clients.has(msg.sender) || !(e instanceof ReplyError) || e.errorName !== ACCESS_DENIED) throw e;
+      t.clients.delete(msg.sender);
+      log.info(`${msg.sender} leaves transaction ${t.id} (${t.title}), which it joined; it goes on for its other clients`);
+      if (!t.started && !t.finished && t.clients.size === 0) this.drop(t, 'its last client left before Start()');
+      return false;
+    }
   }
 
   private cancel(t: Transaction, by: string): void {
@@ -331,6 +402,7 @@ export class DaemonService {
   }
 
   private clientLeft(name: string): void {
+    this.auth.cancelFor(name);
     for (const t of [...this.order]) {
       if (!t.clients.has(name)) continue;
       t.clients.delete(name);
@@ -348,7 +420,7 @@ export class DaemonService {
     const secs = this.opts.config().idleExitTimeout;
     if (secs <= 0) return;
     this.idleTimer = setTimeout(() => {
-      if (this.order.length > 0 || this.running) {
+      if (this.order.length > 0 || this.running || this.inFlight > 0 || this.auth.outstanding > 0) {
         this.touch();
         return;
       }

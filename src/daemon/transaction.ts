@@ -7,7 +7,9 @@
  */
 import { AptOstreeError, CancelledError, toAptOstreeError } from '../engine/errors';
 import { log } from '../engine/log';
-import { describeRequest, type OperationRequest, type OperationResult } from '../engine/operations/types';
+import { rebootDecision } from '../engine/operations';
+import { describeRequest } from '../engine/operations/registry';
+import type { OperationRequest, OperationResult } from '../engine/operations/types';
 import type { Progress } from '../engine/progress';
 import type { BusConnection } from '../dbus/bus';
 import {
@@ -21,6 +23,8 @@ import type { ExportedInterface, MethodHandler, ObjectServer } from '../dbus/ser
 
 export interface TransactionDeps {
   bus: BusConnection;
+  /** The sysroot served: a reboot asked for happens only when it is the running system. */
+  sysroot: string;
   server: ObjectServer;
   /** Runs the engine. */
   execute(req: OperationRequest, progress: Progress, signal: AbortSignal): Promise<OperationResult>;
@@ -29,7 +33,10 @@ export interface TransactionDeps {
 export class Transaction {
   readonly path: string;
   readonly title: string;
-  /** Connections that may Start() and Cancel() it without asking polkit: the initiator and those that joined. */
+  /**
+   * Connections that may Start() and Cancel() it without asking polkit: the
+   * initiator and those that joined. Its signals go to them only.
+   */
   readonly clients = new Set<string>();
   state: TransactionState = 'created';
   result: TransactionResult | undefined;
@@ -86,7 +93,7 @@ export class Transaction {
 
   private setState(s: TransactionState): void {
     this.state = s;
-    this.deps.server.propertiesChanged(this.path, TRANSACTION_IFACE, ['State', 'Result']);
+    this.deps.server.propertiesChanged(this.path, TRANSACTION_IFACE, ['State', 'Result'], [...this.clients]);
   }
 
   /** Mark started; resolves waiters. Returns false when it already was. */
@@ -107,11 +114,18 @@ export class Transaction {
     if (!this.finished && this.state !== 'running') this.setState('queued');
   }
 
+  /**
+   * A signal of this object, sent unicast to each of its clients only: its
+   * progress and errors are nobody else's business (a broadcast would reach
+   * every connection with a match rule, of any user).
+   */
   private signal(member: string, signature: string, body: unknown[]): void {
-    try {
-      this.deps.bus.signal(this.path, TRANSACTION_IFACE, member, signature, body);
-    } catch (e) {
-      log.debug(`signal ${member} not sent: ${(e as Error).message}`);
+    for (const dest of this.clients) {
+      try {
+        this.deps.bus.signal(this.path, TRANSACTION_IFACE, member, signature, body, dest);
+      } catch (e) {
+        log.debug(`signal ${member} not sent to ${dest}: ${(e as Error).message}`);
+      }
     }
   }
 
@@ -140,6 +154,7 @@ export class Transaction {
     this.setState('running');
     log.notice(`transaction ${this.id} (${this.title}) started by ${this.initiator}`);
     let timer: NodeJS.Timeout | undefined;
+    let reboot: ReturnType<typeof rebootDecision>;
     if (timeoutSeconds > 0) {
       timer = setTimeout(() => {
         log.warning(`transaction ${this.id} (${this.title}) ran longer than TransactionTimeout=${timeoutSeconds}; cancelling it`);
@@ -151,7 +166,15 @@ export class Transaction {
     try {
       if (this.abort.signal.aborted) throw new CancelledError(`"${this.title}"`);
       const r = await this.deps.execute(this.request, this.progress(), this.abort.signal);
-      this.finish({ success: true, changed: r.changed, summary: r.summary, deployment: r.deployment, rebootRequested: r.rebootRequested });
+      reboot = rebootDecision(this.deps.sysroot, r);
+      this.finish({
+        success: true,
+        changed: r.changed,
+        summary: r.summary,
+        deployment: r.deployment,
+        rebootRequested: r.rebootRequested,
+        ...(reboot ? { rebootNote: reboot.note } : {}),
+      });
     } catch (e) {
       let err = toAptOstreeError(e);
       if (this.abort.signal.aborted && err.code !== 'cancelled') {
@@ -162,10 +185,20 @@ export class Transaction {
           'cancelled',
           `"${this.title}" was cancelled after TransactionTimeout (${timeoutSeconds} s); nothing was deployed`,
         );
-      this.finish({ success: false, changed: false, summary: err.message, error: err.describe(), code: err.code });
+      this.finish({
+        success: false,
+        changed: false,
+        summary: err.message,
+        error: err.message,
+        code: err.code,
+        ...(err.hint ? { hint: err.hint } : {}),
+        ...(err.details ? { details: err.details } : {}),
+      });
     } finally {
       if (timer) clearTimeout(timer);
     }
+    // After the result is published, under the authorization checked for this call.
+    reboot?.reboot?.();
   }
 
   private timedOut = false;
@@ -183,7 +216,10 @@ export class Transaction {
     this.result = r;
     const state: TransactionState = r.success ? 'succeeded' : r.code === 'cancelled' ? 'cancelled' : 'failed';
     if (r.success) log.notice(`transaction ${this.id} (${this.title}) done: ${r.summary}`);
-    else log[state === 'cancelled' ? 'notice' : 'warning'](`transaction ${this.id} (${this.title}) ${state}: ${r.error ?? ''}`);
+    else
+      log[state === 'cancelled' ? 'notice' : 'warning'](
+        `transaction ${this.id} (${this.title}) ${state}: ${new AptOstreeError(r.code ?? 'internal', r.error ?? '', r).describe()}`,
+      );
     this.setState(state);
     this.signal('Finished', 'bs', [r.success, r.success ? '' : (r.error ?? 'failed')]);
   }

@@ -9,6 +9,9 @@
  * `usocket` (fd passing) does not build on Node 20 and is not needed.
  */
 import { EventEmitter } from 'node:events';
+import createConnection, { type LowConnection } from 'dbus-next/lib/connection.js';
+import { Message } from 'dbus-next/lib/message-type.js';
+import { Variant } from 'dbus-next/lib/variant.js';
 import { AptOstreeError } from '../engine/errors';
 
 export const METHOD_CALL = 1;
@@ -40,41 +43,17 @@ export class DBusCallError extends Error {
   constructor(
     readonly errorName: string,
     text: string,
+    /** The second string of the reply's body, when there is one (apt-ostreed: the error's JSON). */
+    readonly data?: string,
   ) {
     super(text);
     this.name = 'DBusCallError';
   }
 }
 
-interface LowConnection extends EventEmitter {
-  message(msg: unknown): void;
-  end(): void;
-  stream: { end(): void; destroy(): void };
-}
-
-interface Lib {
-  createConnection: (opts: { busAddress: string }) => LowConnection;
-  Message: new (m: Record<string, unknown>) => DBusMessage;
-  Variant: new (signature: string, value: unknown) => { signature: string; value: unknown };
-}
-
-let lib: Lib | undefined;
-function dbusNext(): Lib {
-  if (!lib) {
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    lib = {
-      createConnection: require('dbus-next/lib/connection.js') as Lib['createConnection'],
-      Message: (require('dbus-next/lib/message-type.js') as { Message: Lib['Message'] }).Message,
-      Variant: (require('dbus-next/lib/variant.js') as { Variant: Lib['Variant'] }).Variant,
-    };
-    /* eslint-enable @typescript-eslint/no-require-imports */
-  }
-  return lib;
-}
-
 /** A value of type `v` to send. */
 export function variant(signature: string, value: unknown): unknown {
-  return new (dbusNext().Variant)(signature, value);
+  return new Variant(signature, value);
 }
 
 /** Options as a{sv} to send, from { key: { signature, value } }. */
@@ -148,7 +127,7 @@ export class BusConnection extends EventEmitter {
     return new Promise((resolve, reject) => {
       let low: LowConnection;
       try {
-        low = dbusNext().createConnection({ busAddress: address });
+        low = createConnection({ busAddress: address });
       } catch (e) {
         reject(new AptOstreeError('internal', `cannot connect to the D-Bus bus at ${address}: ${(e as Error).message}`));
         return;
@@ -186,7 +165,13 @@ export class BusConnection extends EventEmitter {
       this.pending.delete(m.replySerial!);
       if (p.timer) clearTimeout(p.timer);
       if (m.type === ERROR)
-        p.reject(new DBusCallError(m.errorName ?? 'org.freedesktop.DBus.Error.Failed', typeof m.body[0] === 'string' ? m.body[0] : ''));
+        p.reject(
+          new DBusCallError(
+            m.errorName ?? 'org.freedesktop.DBus.Error.Failed',
+            typeof m.body[0] === 'string' ? m.body[0] : '',
+            typeof m.body[1] === 'string' ? m.body[1] : undefined,
+          ),
+        );
       else p.resolve(m);
     } else if (m.type === SIGNAL) {
       this.emit('signal', m);
@@ -197,7 +182,7 @@ export class BusConnection extends EventEmitter {
 
   private write(fields: Record<string, unknown>): number {
     if (this.closed) throw new AptOstreeError('internal', 'the D-Bus connection is closed');
-    const msg = new (dbusNext().Message)(fields);
+    const msg = new Message(fields);
     const serial = this.serial++;
     msg.serial = serial;
     this.conn.message(msg);
@@ -245,9 +230,10 @@ export class BusConnection extends EventEmitter {
     this.write({ type: METHOD_RETURN, replySerial: to.serial, destination: to.sender, signature, body });
   }
 
-  replyError(to: DBusMessage, errorName: string, text: string): void {
+  replyError(to: DBusMessage, errorName: string, text: string, data?: string): void {
     if (to.flags & FLAG_NO_REPLY_EXPECTED) return;
-    this.write({ type: ERROR, replySerial: to.serial, destination: to.sender, errorName, signature: 's', body: [text] });
+    const [signature, body] = data === undefined ? ['s', [text]] : ['ss', [text, data]];
+    this.write({ type: ERROR, replySerial: to.serial, destination: to.sender, errorName, signature, body });
   }
 
   signal(path: string, iface: string, member: string, signature = '', body: unknown[] = [], destination?: string): void {

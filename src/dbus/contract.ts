@@ -1,9 +1,11 @@
 /**
  * The D-Bus contract of apt-ostreed, in one place: names, the introspection
- * of both interfaces, error names, the polkit action of each method, and the
- * single mapping between an engine `OperationRequest` and a method call with
- * its `a{sv}` options. The daemon decodes (and validates, once, at the edge);
- * the client encodes. Nothing here loads a D-Bus library.
+ * of both interfaces, error names and bodies, the polkit action of each
+ * method, and the single mapping between an engine `OperationRequest` and a
+ * method call with its `a{sv}` options, all derived from the operation
+ * registry (src/engine/operations/registry.ts). The daemon decodes (and
+ * validates, once, at the edge); the client encodes. Nothing here loads a
+ * D-Bus library.
  *
  * Option keys are the CLI's long option names ("dry-run", "cache-only", ...).
  * An unknown key, a value of the wrong type, a bad package name or an array
@@ -11,7 +13,23 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { AptOstreeError, type ErrorCode } from '../engine/errors';
-import type { CleanupTarget, OperationRequest, UpgradeOptions } from '../engine/operations/types';
+import { isPackageName } from '../engine/layering/names';
+import { isValidKarg } from '../engine/sysroot';
+import {
+  ENTRIES,
+  keyOf,
+  operationOf,
+  OPTION_SIGNATURE,
+  POLKIT,
+  QUEUE_OPTION,
+  transactionMethods,
+  type CallValues,
+  type DBusMethod,
+  type AnyOperation,
+  type OptionSpec,
+  type ValueCheck,
+} from '../engine/operations/registry';
+import type { OperationRequest } from '../engine/operations/types';
 
 export const BUS_NAME = 'org.aptostree.dev';
 export const OBJECT_PATH = '/org/aptostree/dev';
@@ -62,6 +80,38 @@ export function errorCodeOf(name: string): ErrorCode {
   return 'internal';
 }
 
+/**
+ * The body of the error reply of an engine error: signature "ss", the
+ * message, then JSON {code, hint?, details?}, so that the client rebuilds
+ * the same error (and prints it as the in-process path does).
+ */
+export function errorBody(e: AptOstreeError): [string, string] {
+  return [e.message, JSON.stringify({ code: e.code, ...(e.hint ? { hint: e.hint } : {}), ...(e.details ? { details: e.details } : {}) })];
+}
+
+/** The error of an error reply: from its name, message and (when the daemon sent one) the JSON of errorBody. */
+export function errorFromReply(name: string, message: string, data?: string): AptOstreeError {
+  let code: ErrorCode = name === ACCESS_DENIED ? 'denied' : errorCodeOf(name);
+  let hint: string | undefined;
+  let details: string | undefined;
+  if (data !== undefined) {
+    try {
+      const j = JSON.parse(data) as { code?: unknown; hint?: unknown; details?: unknown };
+      if (typeof j.code === 'string' && j.code in ERROR_NAMES) code = j.code as ErrorCode;
+      if (typeof j.hint === 'string') hint = j.hint;
+      if (typeof j.details === 'string') details = j.details;
+    } catch {
+      /* not ours: the name and message alone */
+    }
+  }
+  return new AptOstreeError(code, message, { hint, details });
+}
+
+/** The error a failed transaction's Result carries. */
+export function errorOfResult(r: TransactionResult): AptOstreeError {
+  return new AptOstreeError(r.code ?? 'internal', r.error ?? r.summary, { hint: r.hint, details: r.details });
+}
+
 // ---------------------------------------------------------------------------
 // Introspection data of both interfaces (the daemon serves it; tests read it)
 
@@ -90,33 +140,31 @@ export interface InterfaceSpec {
 }
 
 const a = (name: string, type: string): ArgSpec => ({ name, type });
-const OPTS = a('options', 'a{sv}');
-const TX = a('transaction', 'o');
+
+/** A registry method as introspection data: the in-arguments, then the options a{sv} of a transaction method. */
+function methodSpec(m: DBusMethod): MethodSpec {
+  return {
+    name: m.name,
+    in: [...m.in.map((x) => a(x.name, x.type)), ...(m.options ? [a('options', 'a{sv}')] : [])],
+    out: m.out.map((x) => a(x.name, x.type)),
+  };
+}
+
+/** The methods of the daemon: Ping, GetStatus, every transaction method of the registry, then Reload and CancelActive. */
+function daemonMethods(): MethodSpec[] {
+  const byName = new Map<string, DBusMethod>();
+  for (const e of ENTRIES) if (e.dbus && !byName.has(e.dbus.name)) byName.set(e.dbus.name, e.dbus);
+  const order = [
+    'GetStatus',
+    ...[...transactionMethods().keys()],
+    ...[...byName.keys()].filter((n) => n !== 'GetStatus' && !transactionMethods().has(n)),
+  ];
+  return [{ name: 'Ping', in: [], out: [a('reply', 's')] }, ...order.map((n) => methodSpec(byName.get(n)!))];
+}
 
 export const DAEMON_INTERFACE: InterfaceSpec = {
   name: DAEMON_IFACE,
-  methods: [
-    { name: 'Ping', in: [], out: [a('reply', 's')] },
-    { name: 'GetStatus', in: [], out: [a('status', 's')] },
-    { name: 'InstallPackages', in: [a('packages', 'as'), OPTS], out: [TX] },
-    { name: 'RemovePackages', in: [a('packages', 'as'), OPTS], out: [TX] },
-    { name: 'UpdateOverrides', in: [a('remove', 'as'), a('replace_local', 'as'), a('reset', 'as'), OPTS], out: [TX] },
-    { name: 'Reset', in: [OPTS], out: [TX] },
-    { name: 'RefreshMd', in: [OPTS], out: [TX] },
-    { name: 'UpgradeSystem', in: [OPTS], out: [TX] },
-    { name: 'DeployCommit', in: [a('revision', 's'), OPTS], out: [TX] },
-    { name: 'Rebase', in: [a('refspec', 's'), OPTS], out: [TX] },
-    { name: 'Rollback', in: [OPTS], out: [TX] },
-    { name: 'ModifyKernelArgs', in: [a('append', 'as'), a('delete', 'as'), a('replace', 'as'), OPTS], out: [TX] },
-    { name: 'SetInitramfsState', in: [a('regenerate', 'b'), a('args', 'as'), OPTS], out: [TX] },
-    { name: 'Cleanup', in: [a('what', 'as'), OPTS], out: [TX] },
-    { name: 'PinDeployment', in: [a('index', 'i'), OPTS], out: [TX] },
-    // (false, "/") when the policy in force (or the "mode" option) is none: no transaction.
-    { name: 'AutomaticUpdateTrigger', in: [OPTS], out: [a('enabled', 'b'), TX] },
-    // The problems found in the configuration (each names key and value; the previous value is kept).
-    { name: 'Reload', in: [], out: [a('problems', 'as')] },
-    { name: 'CancelActive', in: [], out: [a('cancelled', 'o')] },
-  ],
+  methods: daemonMethods(),
   properties: [
     { name: 'Sysroot', type: 's' },
     { name: 'Booted', type: 's' },
@@ -163,9 +211,13 @@ export interface TransactionResult {
   summary: string;
   deployment?: string;
   rebootRequested?: boolean;
-  /** On failure. */
+  /** What the daemon did about the reboot asked for ("Rebooting", or why not). */
+  rebootNote?: string;
+  /** On failure: the error's message, code, hint and details, as the engine made them. */
   error?: string;
   code?: ErrorCode;
+  hint?: string;
+  details?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -176,75 +228,24 @@ export interface WireVariant {
   value: unknown;
 }
 
-type OptType = 'b' | 's' | 'as' | 'i';
-
-interface OptSpec {
-  type: OptType;
-  /** Checks a value beyond its type; returns an error text or undefined. */
-  check?: (v: unknown) => string | undefined;
-}
-
-const oneOf =
-  (...allowed: string[]) =>
-  (v: unknown): string | undefined =>
-    allowed.includes(v as string) ? undefined : `must be one of ${allowed.join(', ')}`;
-
-const DEPLOY_KEYS: Record<string, OptSpec> = { 'dry-run': { type: 'b' }, 'cache-only': { type: 'b' }, reboot: { type: 'b' } };
-const QUEUE: Record<string, OptSpec> = { queue: { type: 'b' } };
-const UPGRADE_KEYS: Record<string, OptSpec> = {
-  ...DEPLOY_KEYS,
-  check: { type: 'b' },
-  preview: { type: 'b' },
-  'download-only': { type: 'b' },
-  'allow-downgrade': { type: 'b' },
-};
-
-/** The options each changing method accepts (besides "queue", accepted by all). */
-export const METHOD_OPTIONS: Record<string, Record<string, OptSpec>> = {
-  InstallPackages: { ...DEPLOY_KEYS, idempotent: { type: 'b' }, 'allow-inactive': { type: 'b' } },
-  RemovePackages: { ...DEPLOY_KEYS, idempotent: { type: 'b' }, 'allow-inactive': { type: 'b' }, all: { type: 'b' } },
-  UpdateOverrides: { ...DEPLOY_KEYS, 'reset-all': { type: 'b' } },
-  Reset: { ...DEPLOY_KEYS },
-  RefreshMd: { force: { type: 'b' } },
-  UpgradeSystem: { ...UPGRADE_KEYS },
-  DeployCommit: { ...UPGRADE_KEYS },
-  Rebase: { ...UPGRADE_KEYS },
-  Rollback: { reboot: { type: 'b' } },
-  ModifyKernelArgs: {
-    reboot: { type: 'b' },
-    'append-if-missing': { type: 'as' },
-    'delete-if-present': { type: 'as' },
-    set: { type: 'as' },
-  },
-  SetInitramfsState: { reboot: { type: 'b' } },
-  Cleanup: {},
-  PinDeployment: { unpin: { type: 'b' } },
-  AutomaticUpdateTrigger: {
-    mode: { type: 's', check: oneOf('none', 'check', 'stage') },
-    scope: { type: 's', check: oneOf('full', 'security') },
-  },
-};
+/** The options each transaction method accepts, by a{sv} key (besides "queue", accepted by all). */
+export const METHOD_OPTIONS: Record<string, Record<string, OptionSpec>> = (() => {
+  const out: Record<string, Record<string, OptionSpec>> = {};
+  for (const [method, entries] of transactionMethods()) {
+    const keys: Record<string, OptionSpec> = {};
+    for (const e of entries) for (const o of e.options) if (!o.client && o.arg === undefined) keys[keyOf(o)] = o;
+    out[method] = keys;
+  }
+  return out;
+})();
 
 /** polkit action of each method (prefixed with org.aptostree.dev.). Methods not listed are open to all. */
-export const METHOD_ACTIONS: Record<string, string> = {
-  InstallPackages: 'install-packages',
-  RemovePackages: 'remove-packages',
-  UpdateOverrides: 'override',
-  Reset: 'reset',
-  RefreshMd: 'refresh-md',
-  UpgradeSystem: 'upgrade-system',
-  DeployCommit: 'deploy',
-  Rebase: 'rebase',
-  Rollback: 'rollback',
-  ModifyKernelArgs: 'modify-kernel-args',
-  SetInitramfsState: 'initramfs',
-  Cleanup: 'cleanup',
-  PinDeployment: 'deploy',
-  AutomaticUpdateTrigger: 'upgrade-system',
-  Reload: 'reload-daemon',
-  CancelActive: 'cancel',
-  Cancel: 'cancel',
-};
+export const METHOD_ACTIONS: Record<string, string> = (() => {
+  const out: Record<string, string> = {};
+  for (const e of ENTRIES) if (e.dbus && e.polkit) out[e.dbus.name] = e.polkit.id;
+  out.Cancel = POLKIT.cancel.id;
+  return out;
+})();
 
 /** Every polkit action the daemon checks (the shipped policy declares each). */
 export const POLKIT_ACTIONS: readonly string[] = [...new Set(Object.values(METHOD_ACTIONS))].map((x) => `${POLKIT_PREFIX}${x}`);
@@ -288,16 +289,11 @@ function checkList(what: string, l: unknown, itemMax = MAX_STRING): string[] {
   return l.map((x, i) => checkString(`${what}[${i}]`, x, itemMax));
 }
 
-/** Debian package name (policy 5.6.1), optionally ":ARCH". Same rule as the layering engine. */
-export function isPackageName(s: string): boolean {
-  const m = /^([a-z0-9][a-z0-9+.-]+)(?::([a-z0-9][a-z0-9-]*))?$/.exec(s);
-  return m !== null;
-}
-
 /** A package argument over the bus: a package name, or the absolute path of a .deb file. */
 function checkPackages(what: string, l: unknown, allowLocal: boolean): string[] {
   const list = checkList(what, l, MAX_NAME * 4);
   for (const p of list) {
+    if (p.trim() === '') throw bad('an empty package name was given', 'name packages as they appear in APT, e.g. "htop"');
     if (allowLocal && p.endsWith('.deb')) {
       if (!isAbsolute(p)) throw bad(`"${p}": a local package must be given by its absolute path`);
       continue;
@@ -318,9 +314,22 @@ function checkDebs(what: string, l: unknown): string[] {
   return list;
 }
 
+/** Kernel arguments: KEY or KEY=VALUE each, as the engine requires (replace: K=V or K=OLD=NEW, one word each). */
 function checkKargs(what: string, l: unknown): string[] {
   const list = checkList(what, l);
-  for (const k of list) if (k === '' || /\s/.test(k.replace(/"[^"]*"/g, ''))) throw bad(`"${k}" is not one kernel argument (${what})`);
+  for (const k of list) {
+    if (what === 'replace') {
+      // Blanks outside quotes, unbalanced quotes, or no key: not one argument.
+      const unbalanced = (k.split('"').length - 1) % 2 !== 0;
+      if (k === '' || k.startsWith('=') || unbalanced || /\s/.test(k.replace(/"[^"]*"/g, '')))
+        throw bad(`"${k}" is not one kernel argument (${what})`);
+    } else if (!isValidKarg(k)) {
+      throw bad(
+        `--${what === 'set' ? 'editor' : what}: invalid kernel argument "${k}"`,
+        'kernel arguments are KEY or KEY=VALUE (quote a value that has spaces: KEY="a b"); no key may be empty',
+      );
+    }
+  }
   return list;
 }
 
@@ -330,7 +339,67 @@ function checkToken(what: string, s: unknown): string {
   return v;
 }
 
-const CLEANUP_TARGETS: readonly CleanupTarget[] = ['pending', 'rollback', 'base', 'repomd'];
+/** A commit checksum, version=VERSION or revision=CHECKSUM (what DeployCommit deploys). */
+function checkRevision(s: unknown): string {
+  const v = checkToken('revision', s);
+  if (!/^(?:(?:revision=)?[0-9a-f]{64}|version=[^\n]+)$/.test(v)) {
+    throw bad(`"${v.slice(0, 80)}" is not a revision`, 'give a full commit checksum (64 hex digits) or version=VERSION');
+  }
+  return v;
+}
+
+/** One OSTree ref component, as libostree accepts it. */
+const REF_COMPONENT = '[A-Za-z0-9_][-._A-Za-z0-9]*';
+const REFSPEC_RE = new RegExp(`^(?:${REF_COMPONENT}:)?(?:${REF_COMPONENT}(?:/${REF_COMPONENT})*)?$`);
+
+/** [REMOTE:]REF, or REF, or REMOTE: (what Rebase takes). */
+function checkRefspec(s: unknown): string {
+  const v = checkToken('refspec', s);
+  if (v === ':' || !REFSPEC_RE.test(v))
+    throw bad(`"${v.slice(0, 80)}" is not a refspec`, 'give [REMOTE:]REF, e.g. debian:debian/13/x86_64/base');
+  return v;
+}
+
+const CLEANUP_TARGETS: readonly string[] = ['pending', 'rollback', 'base', 'repomd'];
+
+/** A value checked for what it must be (its type is already checked). */
+function checkValue(check: ValueCheck | undefined, what: string, v: unknown): unknown {
+  switch (check) {
+    case 'package':
+      return checkPackages(what, v, false);
+    case 'package-or-deb':
+      return checkPackages(what, v, true);
+    case 'deb':
+      return checkDebs(what, v);
+    case 'karg':
+      return checkKargs(what, v);
+    case 'token':
+      return checkToken(what, v);
+    case 'revision':
+      return checkRevision(v);
+    case 'refspec':
+      return checkRefspec(v);
+    case 'cleanup-target': {
+      const what2 = checkList(what, v, 32);
+      for (const w of what2)
+        if (!CLEANUP_TARGETS.includes(w)) throw bad(`"${w}" is not something to clean up`, `one of: ${CLEANUP_TARGETS.join(', ')}`);
+      return what2;
+    }
+    case 'index':
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad('the deployment index must be a non-negative integer');
+      return v;
+    case 'text':
+    case undefined:
+      return Array.isArray(v) ? checkList(what, v) : typeof v === 'string' ? checkString(what, v) : v;
+  }
+}
+
+const TYPE_OF: Record<string, (v: unknown) => boolean> = {
+  b: (v) => typeof v === 'boolean',
+  s: (v) => typeof v === 'string',
+  i: (v) => typeof v === 'number',
+  as: (v) => Array.isArray(v),
+};
 
 /**
  * Check an `a{sv}` against what `method` accepts: every key known, every
@@ -343,7 +412,7 @@ export function decodeOptions(method: string, raw: unknown): Map<string, unknown
     throw bad(`the options of ${method} are not a dictionary of variants (a{sv}), or carry a reserved key`);
   }
   const out = new Map<string, unknown>();
-  const known = { ...spec, ...QUEUE };
+  const known: Record<string, OptionSpec> = { ...spec, queue: QUEUE_OPTION };
   for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
     const s = known[key];
     if (s === undefined) {
@@ -352,157 +421,64 @@ export function decodeOptions(method: string, raw: unknown): Map<string, unknown
         `${method} accepts: ${Object.keys(known).sort().join(', ')}`,
       );
     }
+    const sig = OPTION_SIGNATURE[s.type];
     const variant = v as Partial<WireVariant> | null;
-    if (variant === null || typeof variant !== 'object' || variant.signature !== s.type) {
+    if (variant === null || typeof variant !== 'object' || variant.signature !== sig) {
       throw bad(
-        `option "${key}" of ${method} must be of type ${s.type}${variant && typeof variant.signature === 'string' ? ` (got ${variant.signature})` : ''}`,
+        `option "${key}" of ${method} must be of type ${sig}${variant && typeof variant.signature === 'string' ? ` (got ${variant.signature})` : ''}`,
       );
     }
     let value: unknown = variant.value;
-    if (s.type === 'as') value = checkList(`option "${key}"`, value);
-    else if (s.type === 's') value = checkString(`option "${key}"`, value);
-    const problem = s.check?.(value);
-    if (problem) throw bad(`option "${key}" of ${method} ${problem}`);
+    if (s.type === 'string-list') value = checkList(`option "${key}"`, value);
+    else if (s.type === 'string') value = checkString(`option "${key}"`, value);
+    if (s.choices && !s.choices.includes(value as string)) throw bad(`option "${key}" of ${method} must be one of ${s.choices.join(', ')}`);
+    if (s.check) value = checkValue(s.check, key, value);
     out.set(key, value);
   }
   return out;
 }
 
-const flag = (o: Map<string, unknown>, k: string): boolean => o.get(k) === true;
-
-function deployOpts(o: Map<string, unknown>): { dryRun: boolean; cacheOnly: boolean; reboot: boolean } {
-  return { dryRun: flag(o, 'dry-run'), cacheOnly: flag(o, 'cache-only'), reboot: flag(o, 'reboot') };
+/** The entry a call of `method` is for: the one entry of the method, or (a shared method) the one whose in-argument or key is given. */
+function entryFor(method: string, entries: readonly AnyOperation[], v: CallValues): AnyOperation {
+  if (entries.length === 1) return entries[0]!;
+  // A shared method: the entry whose own positional in-argument (or its flag) is given; the first one's build explains a conflict.
+  const given = entries.filter(
+    (e) =>
+      e.positionals.some((p) => ((v.args[p.arg ?? p.name] as unknown[] | undefined)?.length ?? 0) > 0) ||
+      e.options.some((o) => o.arg === undefined && !o.field && !o.client && v.options.get(keyOf(o)) === true),
+  );
+  return given.length === 1 ? given[0]! : entries[0]!;
 }
 
-function upgradeOpts(o: Map<string, unknown>): UpgradeOptions {
-  return {
-    ...deployOpts(o),
-    check: flag(o, 'check'),
-    preview: flag(o, 'preview'),
-    downloadOnly: flag(o, 'download-only'),
-    allowDowngrade: flag(o, 'allow-downgrade'),
-  };
+/** The daemon's side: a method call (already of the right D-Bus signature) to a request. */
+export function decodeCall(method: string, args: readonly unknown[]): DecodedCall {
+  const entries = transactionMethods().get(method);
+  if (!entries) throw bad(`${method} is not a method that makes a transaction`);
+  const m = entries[0]!.dbus;
+  argCount(method, args, m.in.length + 1);
+  const options = decodeOptions(method, args[args.length - 1]);
+  const values: CallValues = { args: {}, options };
+  m.in.forEach((x, i) => {
+    const v = args[i];
+    if (!TYPE_OF[x.type]?.(v)) {
+      throw bad(
+        x.type === 'as' ? `${x.name} must be a list of strings` : `${x.name} must be ${x.type === 'b' ? 'a boolean' : `of type ${x.type}`}`,
+      );
+    }
+    values.args[x.name] = checkValue(x.check, x.name, v);
+  });
+  const queue = options.get('queue') === true;
+  options.delete('queue');
+  const e = entryFor(method, entries, values);
+  return { request: e.build(values, method), queue };
 }
 
 function argCount(method: string, args: readonly unknown[], n: number): void {
   if (args.length !== n) throw bad(`${method} takes ${n} arguments (got ${args.length})`);
 }
 
-/** The daemon's side: a method call (already of the right D-Bus signature) to a request. */
-export function decodeCall(method: string, args: readonly unknown[]): DecodedCall {
-  const spec = DAEMON_INTERFACE.methods.find((m) => m.name === method);
-  if (!spec || METHOD_OPTIONS[method] === undefined) throw bad(`${method} is not a method that makes a transaction`);
-  argCount(method, args, spec.in.length);
-  const o = decodeOptions(method, args[args.length - 1]);
-  const queue = flag(o, 'queue');
-  const request = ((): OperationRequest => {
-    switch (method) {
-      case 'InstallPackages': {
-        const packages = checkPackages('packages', args[0], true);
-        if (packages.length === 0) throw bad('InstallPackages needs at least one package');
-        return {
-          kind: 'install',
-          packages,
-          options: { ...deployOpts(o), idempotent: flag(o, 'idempotent'), allowInactive: flag(o, 'allow-inactive') },
-        };
-      }
-      case 'RemovePackages': {
-        const packages = checkPackages('packages', args[0], false);
-        const all = flag(o, 'all');
-        if (packages.length === 0 && !all) throw bad('RemovePackages needs at least one package, or the option "all"');
-        if (packages.length > 0 && all) throw bad('RemovePackages takes either packages or the option "all", not both');
-        return {
-          kind: 'uninstall',
-          packages,
-          all,
-          options: { ...deployOpts(o), idempotent: flag(o, 'idempotent'), allowInactive: flag(o, 'allow-inactive') },
-        };
-      }
-      case 'UpdateOverrides': {
-        const remove = checkPackages('remove', args[0], false);
-        const replace = checkDebs('replace_local', args[1]);
-        const reset = checkPackages('reset', args[2], false);
-        const all = flag(o, 'reset-all');
-        const kinds = [remove.length > 0, replace.length > 0, reset.length > 0 || all].filter((x) => x).length;
-        if (kinds !== 1)
-          throw bad(
-            'UpdateOverrides takes exactly one of: packages to remove, local .deb files to replace with, packages (or "reset-all") to reset',
-          );
-        if (all && reset.length > 0) throw bad('UpdateOverrides takes either packages to reset or the option "reset-all", not both');
-        if (remove.length > 0) return { kind: 'override-remove', packages: remove, options: deployOpts(o) };
-        if (replace.length > 0) return { kind: 'override-replace', debs: replace, options: deployOpts(o) };
-        return { kind: 'override-reset', packages: reset, all, options: deployOpts(o) };
-      }
-      case 'Reset':
-        return { kind: 'reset', options: deployOpts(o) };
-      case 'RefreshMd':
-        return { kind: 'refresh-md', options: { force: flag(o, 'force') } };
-      case 'UpgradeSystem':
-        return { kind: 'upgrade', options: upgradeOpts(o) };
-      case 'DeployCommit':
-        return { kind: 'deploy', revision: checkToken('revision', args[0]), options: upgradeOpts(o) };
-      case 'Rebase':
-        return { kind: 'rebase', refspec: checkToken('refspec', args[0]), options: upgradeOpts(o) };
-      case 'Rollback':
-        return { kind: 'rollback', options: { reboot: flag(o, 'reboot') } };
-      case 'ModifyKernelArgs': {
-        const set = o.has('set') ? checkKargs('set', o.get('set')) : undefined;
-        const r: OperationRequest = {
-          kind: 'kargs',
-          append: checkKargs('append', args[0]),
-          appendIfMissing: checkKargs('append-if-missing', o.get('append-if-missing') ?? []),
-          delete: checkKargs('delete', args[1]),
-          deleteIfPresent: checkKargs('delete-if-present', o.get('delete-if-present') ?? []),
-          replace: checkKargs('replace', args[2]),
-          set,
-          options: { reboot: flag(o, 'reboot') },
-        };
-        if (
-          set === undefined &&
-          r.append.length + r.appendIfMissing.length + r.delete.length + r.deleteIfPresent.length + r.replace.length === 0
-        ) {
-          throw bad('ModifyKernelArgs needs at least one change');
-        }
-        return r;
-      }
-      case 'SetInitramfsState': {
-        if (typeof args[0] !== 'boolean') throw bad('regenerate must be a boolean');
-        return { kind: 'initramfs', enable: args[0], args: checkList('args', args[1]), options: { reboot: flag(o, 'reboot') } };
-      }
-      case 'Cleanup': {
-        const what = checkList('what', args[0], 32);
-        if (what.length === 0) throw bad('Cleanup needs at least one of: pending, rollback, base, repomd');
-        for (const w of what)
-          if (!(CLEANUP_TARGETS as readonly string[]).includes(w))
-            throw bad(`"${w}" is not something to clean up`, 'one of: pending, rollback, base, repomd');
-        return { kind: 'cleanup', what: [...new Set(what)] as CleanupTarget[], options: {} };
-      }
-      case 'PinDeployment': {
-        const index = args[0];
-        if (typeof index !== 'number' || !Number.isInteger(index) || index < 0)
-          throw bad('the deployment index must be a non-negative integer');
-        return { kind: 'pin', index, unpin: flag(o, 'unpin'), options: {} };
-      }
-      case 'AutomaticUpdateTrigger': {
-        const mode = o.get('mode') as 'none' | 'check' | 'stage' | undefined;
-        const scope = o.get('scope') as 'full' | 'security' | undefined;
-        return { kind: 'automatic-update', options: { ...(mode ? { mode } : {}), ...(scope ? { scope } : {}) } };
-      }
-      default:
-        throw bad(`${method} is not a method that makes a transaction`);
-    }
-  })();
-  return { request, queue };
-}
-
 // ---------------------------------------------------------------------------
 // The client's side
-
-const vb = (v: boolean): WireVariant => ({ signature: 'b', value: v });
-
-function putFlags(out: Record<string, WireVariant>, flags: Record<string, boolean | undefined>): void {
-  for (const [k, v] of Object.entries(flags)) if (v === true) out[k] = vb(true);
-}
 
 /** Local package paths are sent absolute: the daemon's working directory is not the client's. */
 function absolutePackages(list: readonly string[]): string[] {
@@ -511,86 +487,22 @@ function absolutePackages(list: readonly string[]): string[] {
 
 /** A request to the method call that performs it (the inverse of decodeCall). */
 export function encodeRequest(req: OperationRequest, opts: { queue?: boolean } = {}): EncodedCall {
+  const e = operationOf(req.kind);
+  const v = (e.values as (r: OperationRequest) => CallValues)(req);
+  const spec = METHOD_OPTIONS[e.dbus.name]!;
   const o: Record<string, WireVariant> = {};
-  if (opts.queue) o.queue = vb(true);
-  const call = (method: string, signature: string, args: unknown[]): EncodedCall => ({ method, signature, args, options: o });
-  switch (req.kind) {
-    case 'install':
-      putFlags(o, {
-        'dry-run': req.options.dryRun,
-        'cache-only': req.options.cacheOnly,
-        reboot: req.options.reboot,
-        idempotent: req.options.idempotent,
-        'allow-inactive': req.options.allowInactive,
-      });
-      return call('InstallPackages', 'asa{sv}', [absolutePackages(req.packages)]);
-    case 'uninstall':
-      putFlags(o, {
-        'dry-run': req.options.dryRun,
-        'cache-only': req.options.cacheOnly,
-        reboot: req.options.reboot,
-        idempotent: req.options.idempotent,
-        'allow-inactive': req.options.allowInactive,
-        all: req.all,
-      });
-      return call('RemovePackages', 'asa{sv}', [req.packages]);
-    case 'override-remove':
-    case 'override-replace':
-    case 'override-reset':
-      putFlags(o, { 'dry-run': req.options.dryRun, 'cache-only': req.options.cacheOnly, reboot: req.options.reboot });
-      if (req.kind === 'override-reset') putFlags(o, { 'reset-all': req.all });
-      return call('UpdateOverrides', 'asasasa{sv}', [
-        req.kind === 'override-remove' ? req.packages : [],
-        req.kind === 'override-replace' ? absolutePackages(req.debs) : [],
-        req.kind === 'override-reset' ? req.packages : [],
-      ]);
-    case 'reset':
-      putFlags(o, { 'dry-run': req.options.dryRun, 'cache-only': req.options.cacheOnly, reboot: req.options.reboot });
-      return call('Reset', 'a{sv}', []);
-    case 'refresh-md':
-      putFlags(o, { force: req.options.force });
-      return call('RefreshMd', 'a{sv}', []);
-    case 'upgrade':
-    case 'deploy':
-    case 'rebase': {
-      const u = req.options;
-      putFlags(o, {
-        'dry-run': u.dryRun,
-        'cache-only': u.cacheOnly,
-        reboot: u.reboot,
-        check: u.check,
-        preview: u.preview,
-        'download-only': u.downloadOnly,
-        'allow-downgrade': u.allowDowngrade,
-      });
-      if (req.kind === 'upgrade') return call('UpgradeSystem', 'a{sv}', []);
-      if (req.kind === 'deploy') return call('DeployCommit', 'sa{sv}', [req.revision]);
-      return call('Rebase', 'sa{sv}', [req.refspec]);
-    }
-    case 'rollback':
-      putFlags(o, { reboot: req.options.reboot });
-      return call('Rollback', 'a{sv}', []);
-    case 'kargs':
-      putFlags(o, { reboot: req.options.reboot });
-      if (req.appendIfMissing.length > 0) o['append-if-missing'] = { signature: 'as', value: req.appendIfMissing };
-      if (req.deleteIfPresent.length > 0) o['delete-if-present'] = { signature: 'as', value: req.deleteIfPresent };
-      if (req.set !== undefined) o.set = { signature: 'as', value: req.set };
-      return call('ModifyKernelArgs', 'asasasa{sv}', [req.append, req.delete, req.replace]);
-    case 'initramfs':
-      putFlags(o, { reboot: req.options.reboot });
-      return call('SetInitramfsState', 'basa{sv}', [req.enable, req.args]);
-    case 'cleanup':
-      return call('Cleanup', 'asa{sv}', [req.what]);
-    case 'pin':
-      putFlags(o, { unpin: req.unpin });
-      return call('PinDeployment', 'ia{sv}', [req.index]);
-    case 'automatic-update':
-      if (req.options.mode) o.mode = { signature: 's', value: req.options.mode };
-      if (req.options.scope) o.scope = { signature: 's', value: req.options.scope };
-      return call('AutomaticUpdateTrigger', 'a{sv}', []);
-    default:
-      throw new AptOstreeError('not-implemented', `the ${(req as OperationRequest).kind} operation has no D-Bus method yet`);
+  if (opts.queue) o.queue = { signature: 'b', value: true };
+  for (const [k, value] of v.options) {
+    const s = spec[k];
+    if (!s) throw new AptOstreeError('internal', `${e.dbus.name} has no option "${k}"`);
+    if (value === undefined || value === false) continue;
+    o[k] = { signature: OPTION_SIGNATURE[s.type], value };
   }
+  const args = e.dbus.in.map((x) => {
+    const value = v.args[x.name] ?? (x.type === 'as' ? [] : undefined);
+    return x.check === 'package-or-deb' || x.check === 'deb' ? absolutePackages(value as string[]) : value;
+  });
+  return { method: e.dbus.name, signature: `${e.dbus.in.map((x) => x.type).join('')}a{sv}`, args, options: o };
 }
 
 /** Input signature of a daemon method ("asa{sv}"), or undefined when there is no such method. */

@@ -5,10 +5,11 @@
  * org.freedesktop.DBus.Peer. Every failure becomes an error reply; nothing a
  * caller sends can throw out of here.
  */
+import { readFileSync } from 'node:fs';
 import { AptOstreeError, isAptOstreeError } from '../engine/errors';
 import { log } from '../engine/log';
 import { DBusCallError, variant, type BusConnection, type DBusMessage } from './bus';
-import { ACCESS_DENIED, errorNameOf, INVALID_ARGS, interfaceXml, UNKNOWN_METHOD, type InterfaceSpec } from './contract';
+import { ACCESS_DENIED, errorBody, errorNameOf, INVALID_ARGS, interfaceXml, UNKNOWN_METHOD, type InterfaceSpec } from './contract';
 
 const PROPS = 'org.freedesktop.DBus.Properties';
 const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
@@ -49,10 +50,20 @@ const STD_XML = `  <interface name="${INTROSPECTABLE}">
     <method name="GetMachineId"><arg name="machine_uuid" type="s" direction="out"/></method>
   </interface>
   <interface name="${PROPS}">
-    <method name="Get"><arg name="interface_name" type="s" direction="in"/><arg name="property_name" type="s" direction="in"/><arg name="value" type="v" direction="out"/></method>
-    <method name="GetAll"><arg name="interface_name" type="s" direction="in"/><arg name="properties" type="a{sv}" direction="out"/></method>
-    <method name="Set"><arg name="interface_name" type="s" direction="in"/><arg name="property_name" type="s" direction="in"/><arg name="value" type="v" direction="in"/></method>
-    <signal name="PropertiesChanged"><arg name="interface_name" type="s"/><arg name="changed_properties" type="a{sv}"/><arg name="invalidated_properties" type="as"/></signal>
+    <method name="Get">
+      <arg name="interface_name" type="s" direction="in"/><arg name="property_name" type="s" direction="in"/>
+      <arg name="value" type="v" direction="out"/>
+    </method>
+    <method name="GetAll">
+      <arg name="interface_name" type="s" direction="in"/><arg name="properties" type="a{sv}" direction="out"/>
+    </method>
+    <method name="Set">
+      <arg name="interface_name" type="s" direction="in"/><arg name="property_name" type="s" direction="in"/>
+      <arg name="value" type="v" direction="in"/>
+    </method>
+    <signal name="PropertiesChanged">
+      <arg name="interface_name" type="s"/><arg name="changed_properties" type="a{sv}"/><arg name="invalidated_properties" type="as"/>
+    </signal>
   </interface>`;
 
 export class ObjectServer {
@@ -76,16 +87,21 @@ export class ObjectServer {
     return this.objects.has(path);
   }
 
-  /** Send PropertiesChanged with the current values of `names`. */
-  propertiesChanged(path: string, iface: string, names: string[]): void {
+  /**
+   * Send PropertiesChanged with the current values of `names`: broadcast, or
+   * one unicast copy to each of `destinations` when given.
+   */
+  propertiesChanged(path: string, iface: string, names: string[], destinations?: Iterable<string>): void {
     const i = this.objects.get(path)?.get(iface);
     if (!i) return;
     const changed: Record<string, unknown> = {};
     for (const n of names) changed[n] = this.propVariant(i, n);
-    try {
-      this.bus.signal(path, PROPS, 'PropertiesChanged', 'sa{sv}as', [iface, changed, []]);
-    } catch (e) {
-      log.debug(`PropertiesChanged not sent: ${(e as Error).message}`);
+    for (const dest of destinations ?? [undefined]) {
+      try {
+        this.bus.signal(path, PROPS, 'PropertiesChanged', 'sa{sv}as', [iface, changed, []], dest);
+      } catch (e) {
+        log.debug(`PropertiesChanged not sent: ${(e as Error).message}`);
+      }
     }
   }
 
@@ -100,11 +116,11 @@ export class ObjectServer {
       const r = await this.route(m);
       this.bus.reply(m, r.signature, r.body);
     } catch (e) {
-      const [name, text] = errorReply(e);
+      const [name, text, data] = errorReply(e);
       if (name === `org.aptostree.dev.Error.Failed`) log.error(`${m.interface ?? ''}.${m.member ?? ''} from ${m.sender ?? '?'}: ${text}`);
       else log.info(`${m.interface ?? ''}.${m.member ?? ''} from ${m.sender ?? '?'} refused: ${text}`);
       try {
-        this.bus.replyError(m, name, text);
+        this.bus.replyError(m, name, text, data);
       } catch (e2) {
         log.debug(`reply not sent: ${(e2 as Error).message}`);
       }
@@ -122,7 +138,6 @@ export class ObjectServer {
     if (m.interface === PEER) {
       if (member === 'Ping' && sig === '') return { signature: '', body: [] };
       if (member === 'GetMachineId' && sig === '') {
-        const { readFileSync } = await import('node:fs');
         let id = '';
         for (const f of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
           try {
@@ -171,7 +186,8 @@ export class ObjectServer {
 
   introspect(path: string): string {
     const lines = [
-      '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
+      '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" ' +
+        '"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">',
       `<node name="${path}">`,
     ];
     const obj = this.objects.get(path);
@@ -188,11 +204,11 @@ export class ObjectServer {
   }
 }
 
-/** The D-Bus error name and text of anything thrown by a handler. */
-export function errorReply(e: unknown): [string, string] {
+/** The D-Bus error name, text and (for an engine error) its JSON of code, hint and details, of anything thrown by a handler. */
+export function errorReply(e: unknown): [string, string, string?] {
   if (e instanceof ReplyError) return [e.errorName, e.message];
   if (e instanceof DBusCallError) return [e.errorName, e.message];
-  if (isAptOstreeError(e)) return [errorNameOf(e.code), e.describe()];
+  if (isAptOstreeError(e)) return [errorNameOf(e.code), ...errorBody(e)];
   const err = e instanceof Error ? e : new AptOstreeError('internal', String(e));
   return [errorNameOf('internal'), `internal error: ${err.message}`];
 }

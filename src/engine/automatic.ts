@@ -22,11 +22,16 @@
  * State (JSON) under the sysroot's /var/lib/apt-ostree/automatic-update.json:
  * the last run (when, mode, scope, result) and the update found by `check`.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { AptOstreeError } from './errors';
 import { KeyFile } from './keyfile';
+import { log } from './log';
+import type { OperationContext, OperationResult } from './operations/types';
+import { META_SECURITY_UPDATES } from './ostree/metadata';
+import { commitInfo } from './ostree/native';
 import type { PackageDiff } from './updates/pkgdiff';
+import { checkForUpdate, stageUpdate } from './updates/upgrade';
 
 export const AUTOMATIC_POLICIES = ['none', 'check', 'stage'] as const;
 export type AutomaticUpdatePolicy = (typeof AUTOMATIC_POLICIES)[number];
@@ -182,8 +187,22 @@ export function writeAutomaticState(sysrootPath: string, state: AutomaticState):
   const path = automaticStatePath(sysrootPath);
   mkdirSync(join(resolve(sysrootPath), STATE_SUBDIR), { recursive: true, mode: 0o755 });
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
+  // Written in full and on disk before it replaces the previous state, and the rename itself made durable:
+  // a crash leaves the old state or the new one, never an empty file.
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeFileSync(fd, JSON.stringify(state, null, 2) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -319,6 +338,26 @@ export function automaticConfigFromFile(explicit?: string): AutomaticConfig {
   }
 }
 
+/** The mode and scope of one automatic-update run. */
+export interface AutomaticRunMode {
+  mode: AutomaticUpdatePolicy;
+  scope: AutomaticUpdateScope;
+}
+
+/**
+ * The mode and scope of an automatic-update run: what the caller asked for,
+ * and for what it left out the settings in force: `inForce` (a daemon passes
+ * its own), else the configuration file's (read only when needed).
+ */
+export function automaticRunMode(
+  requested: { mode?: AutomaticUpdatePolicy; scope?: AutomaticUpdateScope },
+  inForce?: AutomaticConfig,
+): AutomaticRunMode {
+  if (requested.mode !== undefined && requested.scope !== undefined) return { mode: requested.mode, scope: requested.scope };
+  const c = inForce ?? automaticConfigFromFile();
+  return { mode: requested.mode ?? c.policy, scope: requested.scope ?? c.scope };
+}
+
 /** What `status` shows of automatic updates for a sysroot. */
 export function automaticStatusOf(sysrootPath: string, config: AutomaticConfig = automaticConfigFromFile()): AutomaticStatus {
   const st = readAutomaticState(sysrootPath);
@@ -328,9 +367,7 @@ export function automaticStatusOf(sysrootPath: string, config: AutomaticConfig =
 // ---------------------------------------------------------------------------
 // A run
 
-export interface AutomaticRunOptions {
-  mode: AutomaticUpdatePolicy;
-  scope: AutomaticUpdateScope;
+export interface AutomaticRunOptions extends AutomaticRunMode {
   /** Injectable clock (tests). */
   now?: () => Date;
 }
@@ -343,9 +380,9 @@ const emptyDiff = (): PackageDiff => ({ added: [], removed: [], upgraded: [], do
  * is recorded and thrown again (the timer's next run retries).
  */
 export async function runAutomaticUpdate(
-  ctx: import('./operations/types').OperationContext,
+  ctx: OperationContext,
   opts: AutomaticRunOptions,
-): Promise<import('./operations/types').OperationResult & { result: AutomaticRunResult }> {
+): Promise<OperationResult & { result: AutomaticRunResult }> {
   const now = opts.now ?? (() => new Date());
   if (opts.mode === 'none') {
     return { changed: false, result: 'disabled', summary: 'Automatic updates are disabled (AutomaticUpdatePolicy=none); nothing to do.' };
@@ -357,7 +394,6 @@ export async function runAutomaticUpdate(
     writeAutomaticState(ctx.sysroot, state);
   };
   try {
-    const { checkForUpdate, stageUpdate } = await import('./updates/upgrade');
     const check = await checkForUpdate(ctx);
     if (!check.available || check.commit === undefined || check.downgrade) {
       state.availableUpdate = undefined;
@@ -415,10 +451,8 @@ export async function runAutomaticUpdate(
 }
 
 async function securityUpdatesOf(sysrootPath: string, commit: string): Promise<string[]> {
-  const { META_SECURITY_UPDATES } = await import('./ostree/metadata');
-  const native = await import('./ostree/native');
   try {
-    const info = native.commitInfo(join(resolve(sysrootPath), 'ostree', 'repo'), commit);
+    const info = commitInfo(join(resolve(sysrootPath), 'ostree', 'repo'), commit);
     return parseSecurityUpdates(info.metadata[META_SECURITY_UPDATES]);
   } catch {
     return [];
@@ -445,13 +479,12 @@ export class AutomaticSettings {
 
   /** Returns the problems found (also logged as warnings); empty when all was taken. */
   reload(): string[] {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { log } = require('./log') as typeof import('./log');
     let parsed: { keyfile?: KeyFile; path: string };
     try {
       parsed = readDaemonKeyFile(this.explicitPath);
     } catch (e) {
-      const msg = `${(e as Error).message}; keeping the previous settings (AutomaticUpdatePolicy=${this.current.policy}, AutomaticUpdateScope=${this.current.scope})`;
+      const { policy, scope } = this.current;
+      const msg = `${(e as Error).message}; keeping the previous settings (AutomaticUpdatePolicy=${policy}, AutomaticUpdateScope=${scope})`;
       log.warning(msg);
       return [msg];
     }

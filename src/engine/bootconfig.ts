@@ -6,6 +6,10 @@
 import { existsSync, rmSync } from 'node:fs';
 import { AptOstreeError, CancelledError, usageError } from './errors';
 import type { CleanupTarget, OperationContext, OperationRequest, OperationResult } from './operations/types';
+import { run } from './exec';
+import { cleanLeftovers } from './layering/assemble';
+import * as admin from './ostree/admin';
+import * as native from './ostree/native';
 import { task } from './progress';
 import { aptCacheDir, isValidKarg, loadSysroot, withSysrootLock, writeNewDeployment, type Deployment, type Sysroot } from './sysroot';
 
@@ -59,7 +63,6 @@ async function rollback(ctx: OperationContext, s: Sysroot, reboot: boolean): Pro
   }
   if (ctx.signal.aborted) throw new CancelledError();
   const order = [target, ...s.deployments.filter((d) => d !== target && !d.staged)];
-  const native = await import('./ostree/native');
   await task(ctx.progress, `Moving ${label(target)} to be the first deployment`, () => native.writeDeployments(s.path, order.map(idOf)));
   return {
     changed: true,
@@ -98,7 +101,7 @@ function checkSyntax(option: string, values: readonly string[]): void {
 
 /**
  * Apply rpm-ostree's kargs edits to `current`: delete, then replace, then
- * append, then append-if-missing. Pure; throws a usage error on an edit that
+ * append, then append-if-missing (when that exact argument is absent). Pure; throws a usage error on an edit that
  * cannot apply (deleting or replacing what is not there).
  */
 export function editKargs(current: readonly string[], e: KargEdits): string[] {
@@ -158,7 +161,8 @@ export function editKargs(current: readonly string[], e: KargEdits): string[] {
   }
 
   for (const a of e.append) list.push(a);
-  for (const a of e.appendIfMissing) if (!list.some((k) => keyOf(k) === keyOf(a))) list.push(a);
+  // The whole KEY=VALUE decides, as in rpm-ostree: console=ttyS0 is added even when console=tty0 is there.
+  for (const a of e.appendIfMissing) if (!list.includes(a)) list.push(a);
   return list;
 }
 
@@ -193,11 +197,15 @@ async function kargs(ctx: OperationContext, s: Sysroot, req: Extract<OperationRe
 /** Refs that apt-ostree makes as scratch during an operation; `cleanup -b` deletes them. */
 export const TEMP_REF_PREFIX = 'aptostree/tmp/';
 
-async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[]): Promise<OperationResult> {
-  const admin = await import('./ostree/admin');
-  const done: string[] = [];
-  // What stays: the default, the booted, the rollback, pinned ones; pending (staged or before
-  // the booted one) unless -p; the rollback unless -r.
+/**
+ * What `cleanup` keeps and drops. What stays: the default, the booted, the
+ * rollback, pinned ones; pending (staged or before the booted one) unless -p;
+ * the rollback unless -r.
+ */
+export function cleanupPlan(
+  s: Pick<Sysroot, 'deployments' | 'booted' | 'rollback'>,
+  what: readonly CleanupTarget[],
+): { keep: Deployment[]; dropped: Deployment[]; isPending: (d: Deployment) => boolean } {
   const bootedIndex = s.booted?.index;
   const isPending = (d: Deployment): boolean => d.staged || (bootedIndex !== undefined && d.index < bootedIndex);
   const keep = s.deployments.filter((d) => {
@@ -207,7 +215,21 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
     if (d === s.rollback) return !what.includes('rollback');
     return d.isDefault;
   });
-  const dropped = s.deployments.filter((d) => !keep.includes(d));
+  return { keep, dropped: s.deployments.filter((d) => !keep.includes(d)), isPending };
+}
+
+/**
+ * The list to hand to ostree_sysroot_write_deployments: libostree keeps a
+ * staged deployment only when it is the first of the new list (any other
+ * position, or its absence, discards it), so a kept staged one goes first.
+ */
+export function cleanupWriteOrder(keep: readonly Deployment[]): Deployment[] {
+  return [...keep.filter((d) => d.staged), ...keep.filter((d) => !d.staged)];
+}
+
+async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[]): Promise<OperationResult> {
+  const done: string[] = [];
+  const { keep, dropped, isPending } = cleanupPlan(s, what);
   const pinnedAsked = s.deployments.filter(
     (d) => d.pinned && ((what.includes('rollback') && d === s.rollback) || (what.includes('pending') && isPending(d))),
   );
@@ -216,14 +238,12 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
   if (ctx.signal.aborted) throw new CancelledError();
   if (dropped.length > 0) {
     if (keep.length === 0) throw new AptOstreeError('internal', 'refusing to remove every deployment');
-    const native = await import('./ostree/native');
     await task(ctx.progress, `Removing ${dropped.length} deployment(s): ${dropped.map(label).join(', ')}`, () =>
-      native.writeDeployments(s.path, keep.filter((d) => !d.staged).map(idOf)),
+      native.writeDeployments(s.path, cleanupWriteOrder(keep).map(idOf)),
     );
     done.push(`removed ${dropped.length} deployment(s)`);
   }
   if (what.includes('base')) {
-    const { run } = await import('./exec');
     const refs = (
       await run('ostree', ['refs', `--repo=${s.repoPath}`, '--list', TEMP_REF_PREFIX.replace(/\/$/, '')], {
         errorCode: 'ostree',
@@ -239,7 +259,6 @@ async function cleanup(ctx: OperationContext, s: Sysroot, what: CleanupTarget[])
     }
     done.push(`deleted ${refs.length} temporary ref(s)`);
     // Work directories an interrupted layering left in the repository's tmp/ (we hold the lock: nobody uses them).
-    const { cleanLeftovers } = await import('./layering/assemble');
     const n = cleanLeftovers(s.repoPath);
     if (n > 0) done.push(`removed ${n} leftover work director${n === 1 ? 'y' : 'ies'}`);
   }
@@ -265,7 +284,6 @@ async function pin(ctx: OperationContext, s: Sysroot, index: number, unpin: bool
     );
   }
   if (d.pinned === !unpin) return { changed: false, summary: `Deployment ${index} is already ${unpin ? 'unpinned' : 'pinned'}` };
-  const admin = await import('./ostree/admin');
   await admin.pin(s.path, index, unpin, { signal: ctx.signal });
   return { changed: true, summary: `Deployment ${index} (${label(d)}) is now ${unpin ? 'unpinned' : 'pinned'}` };
 }

@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Deployment, Sysroot } from './sysroot';
+import { loadSysroot, type Deployment, type Sysroot } from './sysroot';
 
 /** syslog priorities journald understands as `<N>` line prefixes. */
 export type Priority = 3 | 4 | 5 | 6 | 7;
@@ -41,7 +41,6 @@ export async function bootStatus(opts: BootStatusOptions): Promise<BootStatusRep
   if (abs === '/' && !existsSync(opts.bootedMarker ?? '/run/ostree-booted')) {
     return { booted: false, reason: 'not booted with OSTree (no /run/ostree-booted)', lines: [] };
   }
-  const { loadSysroot } = await import('./sysroot');
   const sysroot = await loadSysroot(abs);
   return describeBoot(sysroot);
 }
@@ -57,13 +56,17 @@ export function describeBoot(sysroot: Sysroot): BootStatusReport {
   const isDefault = def === b;
   lines.push({
     priority: isDefault ? 5 : 4,
-    message: `Booted deployment ${id} (stateroot ${b.osname}${version}): ${isDefault ? 'the default deployment' : 'a ROLLBACK, not the default deployment'}`,
+    message:
+      `Booted deployment ${id} (stateroot ${b.osname}${version}): ` +
+      (isDefault ? 'the default deployment' : 'a ROLLBACK, not the default deployment'),
   });
   if (!isDefault && def) {
     const what = def.staged ? 'staged' : 'default';
     lines.push({
       priority: 4,
-      message: `The ${what} deployment is ${def.checksum}.${def.serial}${def.version ? ` (version ${def.version})` : ''}; it was not booted (chosen in the boot menu, or it failed to boot)`,
+      message:
+        `The ${what} deployment is ${def.checksum}.${def.serial}${def.version ? ` (version ${def.version})` : ''}; ` +
+        'it was not booted (chosen in the boot menu, or it failed to boot)',
     });
   }
   lines.push({ priority: 6, message: `Origin: ${describeOrigin(b)}` });

@@ -14,7 +14,13 @@
  * the daemon. Unknown keys are reported too. A [Countme] group is left to
  * the countme code (read elsewhere); other groups are reported.
  */
-import { automaticConfigFrom, readDaemonKeyFile, type AutomaticUpdatePolicy, type AutomaticUpdateScope } from './automatic';
+import {
+  automaticConfigFrom,
+  DEFAULT_AUTOMATIC_CONFIG,
+  readDaemonKeyFile,
+  type AutomaticUpdatePolicy,
+  type AutomaticUpdateScope,
+} from './automatic';
 import type { KeyFile } from './keyfile';
 import { parseLogLevel, type LogLevel } from './log';
 
@@ -31,8 +37,8 @@ export interface DaemonConfig {
 export const DEFAULT_DAEMON_CONFIG: Readonly<DaemonConfig> = {
   logLevel: 'info',
   idleExitTimeout: 60,
-  automaticUpdatePolicy: 'none',
-  automaticUpdateScope: 'full',
+  automaticUpdatePolicy: DEFAULT_AUTOMATIC_CONFIG.policy,
+  automaticUpdateScope: DEFAULT_AUTOMATIC_CONFIG.scope,
   transactionTimeout: 3600,
 };
 

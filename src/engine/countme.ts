@@ -29,10 +29,13 @@
  * `[Countme] Endpoints=` nothing is ever sent (the default).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join, resolve } from 'node:path';
 import { AptOstreeError } from './errors';
 import type { KeyFile } from './keyfile';
 import { log } from './log';
+import { loadSysroot } from './sysroot';
 
 export const COUNTME_WINDOW_SECONDS = 7 * 24 * 3600;
 /** 1970-01-05 00:00 UTC was a Monday: windows start on Mondays. */
@@ -251,9 +254,9 @@ export function countmeUrl(endpoint: string, bucket: AgeBucket): URL {
  */
 async function sendCountme(endpoint: string, bucket: AgeBucket, ua: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
   const u = countmeUrl(endpoint, bucket);
-  const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<number>((resolve, reject) => {
-    const req = mod.request(
+    const req = request(
       {
         protocol: u.protocol,
         hostname: u.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -287,12 +290,10 @@ async function sendCountme(endpoint: string, bucket: AgeBucket, ua: string, time
  * deployment's, or else the default deployment's.
  */
 export async function readOsReleaseFor(sysrootPath: string): Promise<string> {
-  const { resolve } = await import('node:path');
   const abs = resolve(sysrootPath);
   let roots: string[];
   if (abs === '/') roots = ['/'];
   else {
-    const { loadSysroot } = await import('./sysroot');
     const s = await loadSysroot(abs);
     const d = s.booted ?? s.defaultDeployment;
     if (!d) throw new AptOstreeError('not-found', `the sysroot ${abs} has no deployment to count`);

@@ -3,6 +3,8 @@
  * is ever involved: arguments go to the program as they are.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { AptOstreeError, CancelledError, type ErrorCode } from './errors';
 import { log } from './log';
 
@@ -23,12 +25,63 @@ export interface RunOptions {
   /** Exit codes that are not failures. */
   okCodes?: number[];
   hint?: string;
+  /** Most bytes of stdout kept (default MAX_STDOUT); more fails the command rather than cut what a caller parses. */
+  maxStdout?: number;
 }
+
+/** Default bound of a command's stdout kept in memory. */
+export const MAX_STDOUT = 64 * 1024 * 1024;
+/** Of stderr only the last this many bytes are kept (it is read for error messages, from the end). */
+export const MAX_STDERR = 1024 * 1024;
 
 export interface RunResult {
   stdout: string;
   stderr: string;
   code: number;
+}
+
+/**
+ * Every child carries this variable (value: "PID:STARTTIME" of the process
+ * that started it), so one that outlived a killed daemon can be found and
+ * ended when the next one starts (src/daemon/recovery.ts).
+ */
+export const OWNER_ENV = 'APT_OSTREE_OWNER';
+
+let owner: string | undefined;
+/** This process as OWNER_ENV names it. */
+export function ownerTag(): string {
+  owner ??= `${process.pid}:${processStartTime(process.pid) ?? 0}`;
+  return owner;
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or undefined when the process is gone. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+let setprivPath: string | null | undefined;
+/**
+ * setpriv (util-linux) when installed: children are started through
+ * `setpriv --pdeathsig KILL`, so the kernel kills them when the process that
+ * started them dies, even by SIGKILL (they run in their own process groups,
+ * for cancellation, so nothing else would reach them).
+ */
+function setpriv(): string | null {
+  if (setprivPath === undefined) {
+    setprivPath = null;
+    for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+      if (d !== '' && existsSync(join(d, 'setpriv'))) {
+        setprivPath = join(d, 'setpriv');
+        break;
+      }
+    }
+  }
+  return setprivPath;
 }
 
 /** Run a program; resolve with its output, or reject with a typed error that names it. */
@@ -39,9 +92,10 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       return;
     }
     log.debug(`+ ${cmd} ${args.map(quoteForLog).join(' ')}`);
-    const child = spawn(cmd, args, {
+    const sp = setpriv();
+    const child = spawn(sp ?? cmd, sp ? ['--pdeathsig', 'KILL', '--', cmd, ...args] : args, {
       cwd: opts.cwd,
-      env: opts.env ?? process.env,
+      env: { ...(opts.env ?? process.env), [OWNER_ENV]: ownerTag() },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true, // own process group, so cancel reaches grandchildren
     });
@@ -59,13 +113,28 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     };
     const outLines = lineSplitter(opts.onStdoutLine);
     const errLines = lineSplitter(opts.onStderrLine);
+    // Output is bounded: a command that prints without end must not take the daemon's memory.
+    const maxOut = opts.maxStdout ?? MAX_STDOUT;
+    let outBytes = 0;
+    let errBytes = 0;
+    let tooMuch = false;
     child.stdout.on('data', (b: Buffer) => {
-      out.push(b);
       outLines(b);
+      if (tooMuch) return;
+      outBytes += b.length;
+      if (outBytes > maxOut) {
+        tooMuch = true;
+        out.length = 0;
+        killGroup(child.pid, 'SIGKILL');
+        return;
+      }
+      out.push(b);
     });
     child.stderr.on('data', (b: Buffer) => {
-      err.push(b);
       errLines(b);
+      err.push(b);
+      errBytes += b.length;
+      while (errBytes > MAX_STDERR && err.length > 1) errBytes -= err.shift()!.length;
     });
     let cancelled = false;
     const onAbort = (): void => {
@@ -74,17 +143,15 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       setTimeout(() => killGroup(child.pid, 'SIGKILL'), 3000).unref();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const cannotRun = (code: string | undefined, message: string): AptOstreeError =>
+      new AptOstreeError(
+        opts.errorCode ?? 'internal',
+        code === 'ENOENT' ? `${cmd} is not installed (needed for ${opts.what ?? 'this operation'})` : `could not run ${cmd}: ${message}`,
+        { hint: code === 'ENOENT' ? 'run scripts/setup.sh, or install the Debian package that provides it' : undefined },
+      );
     child.on('error', (e: NodeJS.ErrnoException) => {
       opts.signal?.removeEventListener('abort', onAbort);
-      const msg =
-        e.code === 'ENOENT'
-          ? `${cmd} is not installed (needed for ${opts.what ?? 'this operation'})`
-          : `could not run ${cmd}: ${e.message}`;
-      reject(
-        new AptOstreeError(opts.errorCode ?? 'internal', msg, {
-          hint: e.code === 'ENOENT' ? 'run scripts/setup.sh, or install the Debian package that provides it' : undefined,
-        }),
-      );
+      reject(cannotRun(e.code, e.message));
     });
     child.on('close', (code, sig) => {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -94,7 +161,22 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         reject(new CancelledError());
         return;
       }
+      if (tooMuch) {
+        reject(
+          new AptOstreeError(opts.errorCode ?? 'internal', `${opts.what ?? cmd} printed more than ${maxOut} bytes; stopped`, {
+            details: tail(stderr, 40) || undefined,
+            hint: opts.hint,
+          }),
+        );
+        return;
+      }
       const exit = code ?? 128;
+      // setpriv could not exec the program: as if spawn had failed.
+      const execFailed = sp && exit === 127 ? /^setpriv: failed to execute .*: (.*)$/m.exec(stderr) : null;
+      if (execFailed) {
+        reject(cannotRun(/No such file or directory/.test(execFailed[1]!) ? 'ENOENT' : undefined, execFailed[1]!));
+        return;
+      }
       if (exit === 0 || opts.okCodes?.includes(exit)) {
         resolve({ stdout, stderr, code: exit });
         return;

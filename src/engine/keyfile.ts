@@ -32,7 +32,7 @@ export class KeyFile {
           throw new AptOstreeError('invalid-config', `${source}:${i + 1}: invalid group header: ${line}`);
         }
         group = trimmed.slice(1, end);
-        if (group === '' || /[\[\]]/.test(group)) {
+        if (group === '' || /[[\]]/.test(group)) {
           throw new AptOstreeError('invalid-config', `${source}:${i + 1}: invalid group name: ${line}`);
         }
         kf.ensureGroup(group);

@@ -13,8 +13,8 @@ import {
   type AutomaticStatus,
   type AvailableUpdate,
 } from './automatic';
-import { META_PACKAGES } from './ostree/metadata';
-import type { MetadataValue } from './ostree/native';
+import { META_PACKAGES, META_REMOVED_BASE_PACKAGES } from './ostree/metadata';
+import { commitInfo, type MetadataValue } from './ostree/native';
 import { loadSysroot, type Deployment, type Sysroot } from './sysroot';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
@@ -25,8 +25,8 @@ export interface DeploymentJson {
   osname: string;
   serial: number;
   checksum: string;
-  /** The base commit; equals checksum when nothing is layered. */
-  'base-checksum': string;
+  /** The base commit of a layered deployment (absent when the deployment is its own base, as in rpm-ostree). */
+  'base-checksum'?: string;
   /** Origin refspec ([origin] refspec or baserefspec), null when the deployment has no origin. */
   origin: string | null;
   /** A specific revision of the refspec deployed (deploy REVISION), else absent. */
@@ -52,6 +52,8 @@ export interface DeploymentJson {
   kargs: string[];
   /** Metadata of the base commit. */
   'base-commit-meta': Record<string, JsonValue>;
+  /** The base commit's ostree.endoflife message (the OS version is no longer supported), else absent. */
+  endoflife?: string;
   /** apt-ostree additions (what the text rendering needs): the next boot's deployment. */
   default: boolean;
   /** The deployment a rollback would boot. */
@@ -66,9 +68,9 @@ export interface StatusJson {
   deployments: DeploymentJson[];
   /** The transaction in progress: [title, client address] in rpm-ostree; filled by the daemon. */
   transaction: JsonValue;
-  /** Issue 6: policy and scope in force, last run ({policy, scope, last-run}). */
+  /** Automatic updates: policy and scope in force, last run ({policy, scope, last-run}). */
   'automatic-updates'?: JsonValue;
-  /** Issue 6: the update the last `check` run found (rpm-ostree's cached-update), or null. */
+  /** The update the last automatic `check` run found (rpm-ostree's cached-update), or null. */
   'cached-update'?: JsonValue;
 }
 
@@ -91,9 +93,12 @@ function metaToJson(m: Record<string, MetadataValue>): Record<string, JsonValue>
   return out;
 }
 
+/** libostree's commit metadata key for an end-of-life message (OSTREE_COMMIT_META_KEY_ENDOFLIFE). */
+const META_ENDOFLIFE = 'ostree.endoflife';
+
 /** Names of the packages a commit records in META_PACKAGES, if it does. */
-function packageNames(meta: Record<string, MetadataValue>): Set<string> | undefined {
-  const raw = meta[META_PACKAGES];
+function packageNames(meta: Record<string, MetadataValue>, key: string = META_PACKAGES): Set<string> | undefined {
+  const raw = meta[key];
   if (typeof raw !== 'string') return undefined;
   try {
     const list = JSON.parse(raw) as unknown;
@@ -114,6 +119,7 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
   const layered = d.baseChecksum !== d.checksum;
   const installed = layered ? packageNames(d.commitMetadata) : undefined;
   const baseInstalled = packageNames(baseMeta);
+  const removed = layered ? packageNames(d.commitMetadata, META_REMOVED_BASE_PACKAGES) : undefined;
   const requested = o?.requestedPackages ?? [];
   const removals = o?.overrideRemove ?? [];
   const replacements = (o?.overrideReplaceLocal ?? []).map((r) => r.nva);
@@ -122,7 +128,6 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
     osname: d.osname,
     serial: d.serial,
     checksum: d.checksum,
-    'base-checksum': d.baseChecksum,
     origin: o?.refspec ?? null,
     version: d.version ?? null,
     timestamp: d.timestamp,
@@ -135,7 +140,15 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
     // What the layered commit really has: requested names it records as installed and its base did not have.
     packages: layered ? (installed ? requested.filter((p) => installed.has(p) && !(baseInstalled?.has(p) ?? false)) : [...requested]) : [],
     'requested-base-removals': [...removals],
-    'base-removals': layered ? (installed ? removals.filter((p) => !installed.has(p)) : [...removals]) : [],
+    // Active removals only (what the layered commit records as removed from its base): a removal
+    // of a package the base does not have is inactive, requested only.
+    'base-removals': layered
+      ? removed
+        ? removals.filter((p) => removed.has(p))
+        : installed
+          ? removals.filter((p) => !installed.has(p))
+          : [...removals]
+      : [],
     'requested-base-local-replacements': [...replacements],
     'base-local-replacements': layered ? [...replacements] : [],
     'regenerate-initramfs': o?.initramfsRegenerate ?? false,
@@ -146,6 +159,9 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
     rollback: d.isRollback,
     'deploy-path': d.deployPath,
   };
+  if (layered) j['base-checksum'] = d.baseChecksum;
+  const eol = baseMeta[META_ENDOFLIFE] ?? d.commitMetadata[META_ENDOFLIFE];
+  if (typeof eol === 'string' && eol !== '') j.endoflife = eol;
   if (o?.overrideCommit) j['override-commit'] = o.overrideCommit;
   if (!o && d.originError) j['origin-error'] = d.originError;
   return j;
@@ -162,10 +178,8 @@ export function statusOfSysroot(s: Sysroot, opts: StatusOptions = {}): StatusJso
 
 function baseMetadata(s: Sysroot, d: Deployment): Record<string, MetadataValue> {
   if (d.baseChecksum === d.checksum) return d.commitMetadata;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const native = require('./ostree/native') as typeof import('./ostree/native');
   try {
-    return native.commitInfo(s.repoPath, d.baseChecksum).metadata;
+    return commitInfo(s.repoPath, d.baseChecksum).metadata;
   } catch {
     return {};
   }
@@ -252,14 +266,16 @@ export function renderStatus(st: StatusJson, opts: RenderOptions = {}): string {
     const osPrefix = osnames.size > 1 || opts.verbose ? `${d.osname}:` : '';
     lines.push(`${d.booted ? '●' : ' '} ${osPrefix}${title}${marks.length ? ` (${marks.join(', ')})` : ''}`);
     field('Version', `${d.version ?? '(none)'} (${isoTime(d.timestamp)})`);
-    const layered = d['base-checksum'] !== d.checksum;
+    const baseChecksum = d['base-checksum'];
+    const layered = baseChecksum !== undefined && baseChecksum !== d.checksum;
     if (layered) {
-      field('BaseCommit', short(d['base-checksum']));
+      field('BaseCommit', short(baseChecksum));
       field('Commit', short(d.checksum));
     } else {
       field('Commit', short(d.checksum));
     }
     if (d['override-commit']) field('Revision', short(d['override-commit']));
+    if (d.endoflife) field('EndOfLife', d.endoflife);
     if (opts.verbose) {
       field('Stateroot', d.osname);
       field('Deployment', d['deploy-path']);
@@ -270,7 +286,10 @@ export function renderStatus(st: StatusJson, opts: RenderOptions = {}): string {
       const replacements = d['requested-base-local-replacements'];
       const requested = d['requested-packages'];
       const local = d['requested-local-packages'];
-      if (removals.length) field('RemovedBasePackages', removals.join(' '));
+      const active = layered ? d['base-removals'] : removals;
+      const inactiveRemovals = removals.filter((p) => !active.includes(p));
+      if (active.length) field('RemovedBasePackages', active.join(' '));
+      if (layered && inactiveRemovals.length) field('InactiveBaseRemovals', inactiveRemovals.join(' '));
       if (replacements.length) field('LocalReplacedPackages', replacements.join(' '));
       if (requested.length) field(layered ? 'LayeredPackages' : 'RequestedPackages', requested.join(' '));
       if (local.length) field('LocalPackages', local.join(' '));

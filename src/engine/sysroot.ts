@@ -21,8 +21,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AptOstreeError, CancelledError } from './errors';
+import { run } from './exec';
 import { parseOrigin, serializeOrigin, type Origin } from './origin';
 import { META_BASE_CHECKSUM, META_CLIENT_LAYER, META_VERSION } from './ostree/metadata';
+import * as admin from './ostree/admin';
+import * as native from './ostree/native';
+import { revParse } from './ostree/repo';
 import type { NativeCommitInfo, NativeDeployment } from './ostree/native';
 import type { OperationContext } from './operations/types';
 
@@ -124,8 +128,6 @@ export function parseKargs(options: string): string[] {
 }
 
 function commitInfoOrUndefined(repo: string, rev: string): NativeCommitInfo | undefined {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const native = require('./ostree/native') as typeof import('./ostree/native');
   try {
     return native.commitInfo(repo, rev);
   } catch {
@@ -137,7 +139,6 @@ function commitInfoOrUndefined(repo: string, rev: string): NativeCommitInfo | un
 export async function loadSysroot(path: string): Promise<Sysroot> {
   const abs = resolve(path);
   assertSysroot(abs);
-  const native = await import('./ostree/native');
   const repoPath = join(abs, 'ostree', 'repo');
   const raw = native.listDeployments(abs);
   const deployments = raw.map((d) => toDeployment(d, repoPath));
@@ -154,8 +155,7 @@ export async function loadSysroot(path: string): Promise<Sysroot> {
 }
 
 /**
- * Tests only (added by the bootstatus work, issue 6; sysroot engineer: keep it
- * please). A directory sysroot is never booted, so a test marks one of its
+ * For tests: a directory sysroot is never booted, so a test marks one of its
  * deployments as the booted one with the environment variable
  * APT_OSTREE_TEST_BOOTED_DEPLOYMENT=CHECKSUM.SERIAL. It is honoured only for a
  * sysroot other than "/" and only when libostree itself found no booted
@@ -248,12 +248,12 @@ export interface NewDeploymentOptions {
 export async function writeNewDeployment(ctx: OperationContext, sysroot: Sysroot, opts: NewDeploymentOptions): Promise<string> {
   return withSysrootLock(sysroot.path, async () => {
     if (ctx.signal.aborted) throw new CancelledError();
-    const admin = await import('./ostree/admin');
-    const checksum = /^[0-9a-f]{64}$/.test(opts.commit) ? opts.commit : await admin.revParse(sysroot.repoPath, opts.commit);
+    const checksum = /^[0-9a-f]{64}$/.test(opts.commit) ? opts.commit : await revParse(sysroot.repoPath, opts.commit);
     if (!checksum) {
       throw new AptOstreeError('not-found', `${opts.commit} is not in the sysroot's repository ${sysroot.repoPath}`);
     }
     if (opts.kargs) validateKargs(opts.kargs);
+    await keepBaseCommits(sysroot, checksum, ctx.signal);
     const dir = mkdtempSync(join(tmpdir(), 'apt-ostree-origin-'));
     try {
       const originFile = join(dir, 'origin');
@@ -274,6 +274,50 @@ export async function writeNewDeployment(ctx: OperationContext, sysroot: Sysroot
     }
     return checksum;
   });
+}
+
+/** Refs that keep the base commits of layered deployments (rpm-ostree: rpmostree/base/N). */
+export const BASE_REF_PREFIX = 'aptostree/base/';
+
+/**
+ * Point aptostree/base/0..N at the base commits of the layered deployments
+ * (the existing ones and `commit`'s), dropping the others: a layered commit's
+ * parent is no ref of its own, and the prune that follows a deploy would
+ * otherwise delete it, and with it what status, db and the next layering
+ * operation read from the base.
+ */
+async function keepBaseCommits(sysroot: Sysroot, commit: string, signal: AbortSignal): Promise<void> {
+  const repo = sysroot.repoPath;
+  const bases: string[] = [];
+  const add = (c: string | undefined): void => {
+    if (c && /^[0-9a-f]{64}$/.test(c) && !bases.includes(c) && existsSync(join(repo, 'objects', c.slice(0, 2), `${c.slice(2)}.commit`)))
+      bases.push(c);
+  };
+  const own = commitInfoOrUndefined(repo, commit)?.metadata;
+  if (own?.[META_CLIENT_LAYER] === 'true' || own?.[META_CLIENT_LAYER] === true) add(String(own[META_BASE_CHECKSUM] ?? ''));
+  for (const d of sysroot.deployments) if (d.baseChecksum !== d.checksum) add(d.baseChecksum);
+  const listed = await run('ostree', ['refs', `--repo=${repo}`, '--list', BASE_REF_PREFIX.replace(/\/$/, '')], {
+    errorCode: 'ostree',
+    okCodes: [1],
+    signal,
+  });
+  const existing = listed.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .map((r) => (r.startsWith(BASE_REF_PREFIX) ? r : `${BASE_REF_PREFIX}${r}`));
+  for (const [i, c] of bases.entries()) {
+    await run('ostree', ['refs', `--repo=${repo}`, '--force', `--create=${BASE_REF_PREFIX}${i}`, c], {
+      errorCode: 'ostree',
+      what: `keeping the base commit ${c.slice(0, 12)}`,
+      signal,
+    });
+  }
+  for (const r of existing) {
+    const n = Number(r.slice(BASE_REF_PREFIX.length));
+    if (!Number.isInteger(n) || n >= bases.length)
+      await run('ostree', ['refs', `--repo=${repo}`, '--delete', r], { errorCode: 'ostree', what: `deleting the ref ${r}`, signal });
+  }
 }
 
 /** A kernel argument must be KEY or KEY=VALUE, with no spaces outside quotes and no newlines. */
@@ -322,7 +366,6 @@ export async function withSysrootLock<T>(path: string, fn: () => Promise<T>): Pr
   const mine = held.getStore();
   if (mine?.has(abs)) return fn();
   assertSysroot(abs);
-  const native = await import('./ostree/native');
   const file = lockPath(abs);
   const fd = openSync(file, 'a+');
   try {

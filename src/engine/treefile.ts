@@ -18,6 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import * as YAML from 'yaml';
 import { AptOstreeError } from './errors';
 
 export const VARIANTS = [
@@ -91,9 +92,6 @@ const SUITE_RE = /^[A-Za-z0-9._/-]+$/;
 
 /** Parse a treefile's text; `file` names it in errors and anchors relative paths. */
 export function parseTreefile(text: string, file: string): Treefile {
-  // Loaded here, not at the top: keeps CLI start-up free of it.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const YAML = require('yaml') as typeof import('yaml');
   const lc = new YAML.LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const err = (msg: string, offset?: number): AptOstreeError => {

@@ -3,7 +3,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertVarToTmpfiles, prepareOstreeLayout, writePlaceholderKernel, installedKernels } from '../../src/engine/compose/layout';
+import { prepareOstreeLayout, writePlaceholderKernel } from '../../src/engine/compose/layout';
+import { convertVarToTmpfiles, treeKernels } from '../../src/engine/tree/layout';
 import { removeTree, tmpdir } from '../lib/env';
 
 const scratch = tmpdir('layout');
@@ -102,5 +103,10 @@ test('prepareOstreeLayout: /etc, dpkg database, toplevel symlinks, empty API dir
   assert.doesNotMatch(conf, /x_Packages/);
   for (const d of ['var', 'dev', 'boot']) assert.deepEqual(readdirSync(join(root, d)), [], d);
   assert.equal(lstatSync(join(root, 'tmp')).mode & 0o7777, 0o1777);
-  assert.deepEqual(installedKernels(root), ['0.0.0-placeholder']);
+  assert.deepEqual(
+    treeKernels(root)
+      .filter((k) => k.initramfs !== undefined)
+      .map((k) => k.version),
+    ['0.0.0-placeholder'],
+  );
 });

@@ -14,8 +14,18 @@ import { gdbus, runCliOnBus, startTestBus, testUsers, type DaemonProcess, type T
 import { makeSysroot, type SysrootFixture } from '../lib/sysroot';
 import { ROOT, removeTree, runCli, tmpdir } from '../lib/env';
 import { DBusCallError, variantDict, type BusConnection } from '../../src/dbus/bus';
-import { BUS_NAME, DAEMON_IFACE, DAEMON_INTERFACE, OBJECT_PATH, POLKIT_ACTIONS, TRANSACTION_IFACE } from '../../src/dbus/contract';
+import {
+  BUS_NAME,
+  DAEMON_IFACE,
+  DAEMON_INTERFACE,
+  interfaceXml,
+  OBJECT_PATH,
+  POLKIT_ACTIONS,
+  TRANSACTION_IFACE,
+  TRANSACTION_INTERFACE,
+} from '../../src/dbus/contract';
 import { loadSysroot } from '../../src/engine/sysroot';
+import { VERSION } from '../../src/engine/version';
 
 let s: SysrootFixture;
 let tb: TestBus;
@@ -241,20 +251,43 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
         /takes \(asa\{sv\}\), not \(sa\{sv\}\)/,
       ),
     );
-    // Unknown option key, wrong option type.
+    // Unknown option key, wrong option type; bad package names, relative .deb paths, bad cleanup targets, bad
+    // kernel arguments. The reply of an engine error is (message, JSON {code, hint?, details?}) under the
+    // error name of its code: a GLib client (gdbus) sees the name; our client rebuilds the error.
     let r = call(['org.aptostree.dev.Daemon.InstallPackages', "['htop']", "{'frobnicate': <true>}"]);
-    assert.match(r.stderr, /org\.aptostree\.dev\.Error\.InvalidArguments: unknown option "frobnicate" for InstallPackages/);
-    r = call(['org.aptostree.dev.Daemon.InstallPackages', "['htop']", "{'dry-run': <'yes'>}"]);
-    assert.match(r.stderr, /option "dry-run" of InstallPackages must be of type b \(got s\)/);
-    // Bad package names, relative .deb paths, bad cleanup targets, bad kernel arguments.
-    r = call(['org.aptostree.dev.Daemon.InstallPackages', "['htop; rm -rf /']", '{}']);
-    assert.match(r.stderr, /is not a valid package name/);
-    r = call(['org.aptostree.dev.Daemon.InstallPackages', "['../x.deb']", '{}']);
-    assert.match(r.stderr, /absolute path/);
-    r = call(['org.aptostree.dev.Daemon.Cleanup', "['everything']", '{}']);
-    assert.match(r.stderr, /"everything" is not something to clean up/);
-    r = call(['org.aptostree.dev.Daemon.ModifyKernelArgs', "['a b']", '[]', '[]', '{}']);
-    assert.match(r.stderr, /is not one kernel argument/);
+    assert.match(r.stderr, /org\.aptostree\.dev\.Error\.InvalidArguments/);
+    await withBus(async (b) => {
+      const base = { destination: BUS_NAME, path: OBJECT_PATH, interface: DAEMON_IFACE };
+      const refused = async (member: string, signature: string, body: unknown[], text: RegExp): Promise<void> => {
+        try {
+          await b.call({ ...base, member, signature, body });
+        } catch (e) {
+          assert.ok(e instanceof DBusCallError, String(e));
+          assert.equal(e.errorName, 'org.aptostree.dev.Error.InvalidArguments');
+          assert.match(e.message, text);
+          assert.equal((JSON.parse(e.data ?? '{}') as { code?: string }).code, 'usage', e.data);
+          return;
+        }
+        assert.fail(`${member} succeeded`);
+      };
+      const o = (k: string, v: { signature: string; value: unknown }): Record<string, unknown> => variantDict({ [k]: v });
+      await refused(
+        'InstallPackages',
+        'asa{sv}',
+        [['htop'], o('frobnicate', { signature: 'b', value: true })],
+        /^unknown option "frobnicate" for InstallPackages$/,
+      );
+      await refused(
+        'InstallPackages',
+        'asa{sv}',
+        [['htop'], o('dry-run', { signature: 's', value: 'yes' })],
+        /option "dry-run" of InstallPackages must be of type b \(got s\)/,
+      );
+      await refused('InstallPackages', 'asa{sv}', [['htop; rm -rf /'], {}], /is not a valid package name/);
+      await refused('InstallPackages', 'asa{sv}', [['../x.deb'], {}], /absolute path/);
+      await refused('Cleanup', 'asa{sv}', [['everything'], {}], /"everything" is not something to clean up/);
+      await refused('ModifyKernelArgs', 'asasasa{sv}', [['a b'], [], [], {}], /--append: invalid kernel argument "a b"/);
+    });
     r = call(['org.aptostree.dev.Daemon.NoSuchMethod']);
     assert.match(r.stderr, /UnknownMethod/);
     await withBus(async (b) => {
@@ -459,6 +492,11 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
     assert.match(c.stdout, /No transaction in progress/);
     const other = await makeSysroot({ source: 'mini', prefix: 'daemon-other' });
     try {
+      // status of another sysroot than the daemon's: read directly, that sysroot's deployments.
+      const st = await runCliOnBus(tb, ['--sysroot', other.path, 'status', '--json']);
+      assert.equal(st.code, 0, st.stderr);
+      assert.equal(st.stdout, runCli(['--sysroot', other.path, 'status', '--json']).stdout);
+      assert.match(st.stdout, new RegExp(`"deploy-path": "${other.path}/`));
       const r = await runCliOnBus(tb, ['--sysroot', other.path, 'kargs', '--append=quiet']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /^apt-ostree: the apt-ostree daemon serves .*, not .*; running in-process$/m);
@@ -494,6 +532,74 @@ describe('apt-ostreed on a private bus', { timeout: 10 * 60 * 1000 }, () => {
       daemon = await tb.startDaemon(s.path, { env: { APT_OSTREE_DAEMON_LINGER: '2' } });
     }
   });
+  it('serves the introspection of the registry, as committed in data/org.aptostree.dev.xml', async () => {
+    const committed = readFileSync(join(ROOT, 'data', 'org.aptostree.dev.xml'), 'utf8');
+    await withBus(async (b) => {
+      const introspect = async (path: string): Promise<string> =>
+        String(
+          (await b.call({ destination: BUS_NAME, path, interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' })).body[0],
+        );
+      const daemonXml = await introspect(OBJECT_PATH);
+      assert.ok(daemonXml.includes(interfaceXml(DAEMON_INTERFACE)), daemonXml);
+      assert.ok(committed.includes(interfaceXml(DAEMON_INTERFACE)), 'the committed XML is the served one');
+      // A transaction object serves the other interface of the committed text.
+      const r = await b.call({
+        destination: BUS_NAME,
+        path: OBJECT_PATH,
+        interface: DAEMON_IFACE,
+        member: 'Rollback',
+        signature: 'a{sv}',
+        body: [{}],
+      });
+      const txXml = await introspect(String(r.body[0]));
+      assert.ok(txXml.includes(interfaceXml(TRANSACTION_INTERFACE)), txXml);
+      assert.ok(committed.includes(interfaceXml(TRANSACTION_INTERFACE)));
+    });
+    // The unstarted transaction goes with this connection.
+    const end = Date.now() + 5000;
+    while (
+      Date.now() < end &&
+      !/objectpath '\/'>/.test(call(['org.freedesktop.DBus.Properties.Get', DAEMON_IFACE, 'ActiveTransaction']).stdout)
+    )
+      await new Promise((res) => setTimeout(res, 100));
+  });
+
+  it('errors reach the user as the engine made them: the daemon path prints what the in-process path prints', async () => {
+    const cases: string[][] = [
+      ['install', 'no-such-package-xyz'],
+      ['install', './no-such-file.deb'],
+      ['deploy', 'not-a-revision'],
+      ['deploy', 'a b'],
+      ['kargs', '--append', 'a b'],
+      ['override', 'remove', 'Bad_Name'],
+      ['pin', '9'],
+    ];
+    for (const args of cases) {
+      const viaDaemon = await runCliOnBus(tb, ['--sysroot', s.path, ...args]);
+      const direct = runCli(['--sysroot', s.path, ...args], { env: { ...tb.env, APT_OSTREE_DIRECT: '1' } });
+      // Scratch directories have random names: the rest must be the same, line for line.
+      const lines = (t: string): string[] =>
+        t
+          .split('\n')
+          .filter((l) => l !== '' && !/^apt-ostree: .*; running in-process$/.test(l))
+          .map((l) => l.replace(/(apt-ostree-[a-z]+-)[A-Za-z0-9]{6}\b/g, '$1XXXXXX'));
+      assert.equal(viaDaemon.code, 1, `${args.join(' ')}: ${viaDaemon.stdout}${viaDaemon.stderr}`);
+      assert.equal(direct.code, 1, `${args.join(' ')}: ${direct.stdout}${direct.stderr}`);
+      assert.match(viaDaemon.stderr, /^error: /, args.join(' '));
+      assert.doesNotMatch(viaDaemon.stderr, /internal error|\n\s+at /, args.join(' '));
+      assert.deepEqual(lines(viaDaemon.stderr), lines(direct.stderr), args.join(' '));
+    }
+    await alive();
+  });
+
+  it("a reboot is the runner's: on a sysroot that is not the running system, the daemon says it does not reboot", async () => {
+    const r = await runCliOnBus(tb, ['--sysroot', s.path, 'kargs', '--append=reboot-test=1', '-r']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`\\nNot rebooting: ${s.path.replace(/[/.]/g, '\\$&')} is not the running system\\n$`));
+    const d = runCli(['--sysroot', s.path, 'kargs', '--delete=reboot-test=1', '-r'], { env: { ...tb.env, APT_OSTREE_DIRECT: '1' } });
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /\nNot rebooting: .* is not the running system\n$/);
+  });
 });
 
 describe('activation and the fallback', { timeout: 5 * 60 * 1000 }, () => {
@@ -501,7 +607,26 @@ describe('activation and the fallback', { timeout: 5 * 60 * 1000 }, () => {
     const users2 = testUsers();
     const sys = await makeSysroot({ source: 'mini', prefix: 'daemon-act' });
     const bus = await startTestBus({ activation: { sysroot: sys.path, config: '[Daemon]\nIdleExitTimeout=30\n' } });
+    const hasOwner = (): string =>
+      gdbus(bus, [
+        'call',
+        '--system',
+        '--dest',
+        'org.freedesktop.DBus',
+        '--object-path',
+        '/org/freedesktop/DBus',
+        '--method',
+        'org.freedesktop.DBus.NameHasOwner',
+        BUS_NAME,
+      ]).stdout.trim();
     try {
+      // status never starts the daemon: it reads the sysroot itself, as the direct path does.
+      for (const args of [['status'], ['status', '--json']]) {
+        const st = await runCliOnBus(bus, ['--sysroot', sys.path, ...args]);
+        assert.equal(st.code, 0, st.stderr);
+        assert.equal(st.stdout, runCli(['--sysroot', sys.path, ...args]).stdout);
+        assert.equal(hasOwner(), '(false,)', 'status started the daemon');
+      }
       const r = await runCliOnBus(bus, ['--sysroot', sys.path, 'kargs', '--append=quiet']);
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /in-process/);
@@ -544,13 +669,20 @@ describe('activation and the fallback', { timeout: 5 * 60 * 1000 }, () => {
 });
 
 describe('shipped files and the installer', () => {
+  it('the unit keeps block devices and foreign-architecture system calls usable (no ProtectClock=, no SystemCallArchitectures=)', () => {
+    const unit = readFileSync(join(ROOT, 'data', 'apt-ostreed.service'), 'utf8');
+    const set = unit.split('\n').filter((l) => !l.startsWith('#'));
+    assert.ok(!set.some((l) => /^ProtectClock=|^SystemCallArchitectures=|^DeviceAllow=|^DevicePolicy=/.test(l)), set.join('\n'));
+    assert.ok(set.includes('ProtectKernelLogs=yes') && set.includes('LockPersonality=yes'));
+  });
+
   it('install-daemon.sh installs the seed paths into a DESTDIR, touching nothing else; systemd-analyze verify accepts the unit', () => {
     const dir = tmpdir('install-daemon');
     try {
       const dest = join(dir, 'root');
       const r = spawnSync('sh', [join(ROOT, 'scripts', 'install-daemon.sh'), '--destdir', dest], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /8\/8 services\ninstall-daemon:     destination directory: nothing started or enabled/);
+      assert.match(r.stdout, /8\/8 services\ninstall-daemon: {5}destination directory: nothing started or enabled/);
       for (const p of [
         'usr/bin/apt-ostree',
         'usr/libexec/apt-ostreed',
@@ -562,11 +694,31 @@ describe('shipped files and the installer', () => {
         'var/lib/apt-ostree',
         'var/cache/apt-ostree',
         'var/log/apt-ostree',
-        'usr/lib/apt-ostree/dist/src/daemon/main.js',
-        'usr/lib/apt-ostree/node_modules/dbus-next/package.json',
+        'usr/lib/apt-ostree/dist/bundle/apt-ostree.js',
+        'usr/lib/apt-ostree/dist/bundle/cli.js',
+        'usr/lib/apt-ostree/dist/bundle/apt-ostreed.js',
+        'usr/lib/apt-ostree/dist/bundle/overlay-run.js',
+        'usr/lib/apt-ostree/native/build/Release/ostree_addon.node',
+        'usr/share/man/man1/apt-ostree.1.gz',
+        'usr/share/man/man8/apt-ostreed.8.gz',
+        'usr/share/man/man5/apt-ostreed.conf.5.gz',
+        'usr/share/bash-completion/completions/apt-ostree',
+        'usr/share/dbus-1/interfaces/org.aptostree.dev.xml',
       ]) {
         assert.ok(existsSync(join(dest, p)), p);
       }
+      // The bundles hold their npm dependencies: no node_modules, and the installed copy runs.
+      assert.ok(!existsSync(join(dest, 'usr/lib/apt-ostree/node_modules')));
+      const installed = (args: string[]): ReturnType<typeof spawnSync> =>
+        spawnSync(process.execPath, [join(dest, 'usr/lib/apt-ostree/bin/apt-ostree'), ...args], { encoding: 'utf8', cwd: dir });
+      const version = installed(['--version']);
+      assert.equal(version.status, 0, String(version.stderr));
+      assert.equal(String(version.stdout).trim(), VERSION);
+      const help = installed(['compose', 'tree', '--help']);
+      assert.equal(help.status, 0, String(help.stderr));
+      assert.match(String(help.stdout), /^Usage: apt-ostree compose tree/);
+      const daemonHelp = spawnSync(process.execPath, [join(dest, 'usr/lib/apt-ostree/bin/apt-ostreed'), '--help'], { encoding: 'utf8' });
+      assert.equal(daemonHelp.status, 0, String(daemonHelp.stderr));
       const act = readFileSync(join(dest, 'usr/share/dbus-1/system-services/org.aptostree.dev.service'), 'utf8');
       assert.match(act, /^SystemdService=apt-ostreed\.service$/m);
       assert.match(act, /^Exec=\/usr\/libexec\/apt-ostreed$/m);

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildArchive, type FixtureArchive } from '../lib/archive';
 import { pidsWithArg, runCliOnBus, startTestBus, testUsers, type DaemonProcess, type TestBus } from '../lib/bus';
@@ -35,6 +35,55 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms 
 
 async function deployments(): Promise<string[]> {
   return (await getStatus(s.path)).deployments.map((d) => d.id);
+}
+
+/** The state letter of a process in /proc/PID/stat, or undefined when it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive: exists and is not a zombie waiting for its new parent to reap it. */
+const running = (pid: number): boolean => {
+  const st = procState(pid);
+  return st !== undefined && st !== 'Z' && st !== 'X';
+};
+
+function describePid(pid: number): string {
+  try {
+    return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')}`;
+  } catch {
+    return `${pid}`;
+  }
+}
+
+/** Every process below `pid` (by parent PID), now. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = readFileSync(`/proc/${e}/stat`, 'utf8');
+      parent.set(Number(e), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const [c, pp] of parent) {
+      if (pp === p) {
+        out.push(c);
+        walk(c);
+      }
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 function leftovers(): string[] {
@@ -139,12 +188,22 @@ describe('transactions with a long operation', { timeout: 30 * 60 * 1000 }, () =
       await waitFor('dpkg to run', () => /Running dpkg and maintainer scripts/.test(daemon.log().slice(mark)));
       await sleep(500);
       assert.equal(leftovers().length, 1, 'a scratch directory is in use');
+      // Down to the maintainer script's sleep (inside bwrap, under the overlay helper).
+      await waitFor('the maintainer script to run', () =>
+        descendants(daemon.pid).some((p) => describePid(p).split(' ').slice(1, 3).join(' ') === 'sleep 30'),
+      );
+      const children = descendants(daemon.pid);
+      assert.ok(children.length >= 3, `the daemon runs helpers: ${children.map(describePid).join('; ')}`);
       daemon.kill('SIGKILL');
       assert.equal(await daemon.exited, 'SIGKILL');
+      // Its helpers die with it (the kernel's parent-death signal, then bwrap's --die-with-parent), before any new daemon.
+      await waitFor('the helpers to end', () => children.every((p) => !running(p)), 5000).catch(() => {
+        throw new Error(`still running after the daemon was killed: ${children.filter(running).map(describePid).join('; ')}`);
+      });
     } finally {
       bus.close();
     }
-    // Its helpers outlive it (own process groups): the next daemon stops them and cleans up.
+    // The next daemon cleans up the scratch directory.
     daemon = await tb.startDaemon(s.path);
     assert.match(daemon.log(), /removed 1 scratch directory of an interrupted transaction/);
     assert.deepEqual(leftovers(), []);

@@ -239,6 +239,12 @@ describe('package layering', { timeout: 20 * 60 * 1000 }, () => {
 
   it('installs local .deb files, replaces and removes base packages, and resets', async () => {
     const local = archive.debs.get('fx-extra')!;
+    // A dry run plans with the file itself and imports nothing into the repository.
+    const refs0 = sh('ostree', ['refs', `--repo=${sys.repo}`]);
+    const dry = await cli('install', '-n', local);
+    ok(dry, 'dry run of a local package');
+    assert.match(dry.stdout, /install fx-extra 1\.0 all/);
+    assert.equal(sh('ostree', ['refs', `--repo=${sys.repo}`]), refs0, 'a dry run imports nothing');
     ok(await cli('install', local), 'install local');
     let d = await top();
     assert.equal(dpkgQuery(d).get('fx-extra'), '1.0');

@@ -91,7 +91,7 @@ test('kargs: bad syntax and impossible edits are clear errors and deploy nothing
     assert.match(r.stderr, re);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   }
-  const u = cli('kargs', '--append-if-missing=root=/dev/sda', '--delete-if-present=nosuch', '--unchanged-exit-77');
+  const u = cli('kargs', '--append-if-missing=root=/dev/vda', '--delete-if-present=nosuch', '--unchanged-exit-77');
   assert.equal(u.code, 77, u.stderr);
   assert.match(u.stdout, /unchanged/);
   assert.deepEqual(ids(deployments()), before);

@@ -38,6 +38,7 @@ const REQUESTS: OperationRequest[] = [
   { kind: 'refresh-md', options: { force: true } },
   { kind: 'upgrade', options: { ...U, check: true } },
   { kind: 'deploy', revision: 'version=2.0', options: { ...U, allowDowngrade: true } },
+  { kind: 'deploy', revision: 'a'.repeat(64), options: { ...U, skipBranchCheck: true } },
   { kind: 'rebase', refspec: 'origin:debian/13/x86_64/stable', options: { ...U, downloadOnly: true } },
   { kind: 'rollback', options: { reboot: false } },
   {
@@ -102,6 +103,10 @@ test('options and arguments are validated: unknown keys, types, names, sizes', (
     /must be of type b \(got s\)/,
   );
   assert.throws(() => decodeCall('Rollback', [o('check', { signature: 'b', value: true })]), /unknown option "check" for Rollback/);
+  assert.throws(
+    () => decodeCall('UpgradeSystem', [o('skip-branch-check', { signature: 'b', value: true })]),
+    /unknown option "skip-branch-check" for UpgradeSystem/,
+  );
   assert.throws(() => decodeCall('InstallPackages', [['Bad_Name'], {}]), /not a valid package name/);
   assert.throws(() => decodeCall('InstallPackages', [['-rf'], {}]), /not a valid package name/);
   assert.throws(() => decodeCall('InstallPackages', [['x.deb'], {}]), /absolute path/);
@@ -143,4 +148,20 @@ test('daemon configuration: typed values, problems named, previous values kept',
     'test.conf: unknown group [Other]; ignored',
   ]);
   assert.deepEqual(daemonConfigFrom(undefined).config, DEFAULT_DAEMON_CONFIG);
+});
+
+test('revisions, refspecs and kernel arguments are checked when the call arrives: what the engine takes passes, the rest is refused', () => {
+  const csum = 'a'.repeat(64);
+  for (const rev of [csum, `revision=${csum}`, 'version=13.1', 'version=2024.10~rc1'])
+    assert.equal((decodeCall('DeployCommit', [rev, {}]).request as { revision: string }).revision, rev);
+  for (const bad of ['=x', 'abc', '../../etc/shadow', `${csum}0`, 'version='])
+    assert.throws(() => decodeCall('DeployCommit', [bad, {}]), /is not a revision/, bad);
+  for (const spec of ['debian:debian/13/x86_64/base', 'debian/13/x86_64/base', 'debian:', 'my_remote:os/x86-64.v2/base'])
+    assert.equal((decodeCall('Rebase', [spec, {}]).request as { refspec: string }).refspec, spec);
+  for (const bad of ['=x', ':', '../../etc/shadow', 'a//b', '-o:x', 'r:/abs', 'k="q'])
+    assert.throws(() => decodeCall('Rebase', [bad, {}]), /is not a refspec/, bad);
+  for (const k of ['quiet', 'a=b', 'x="a b"', 'k=v=w'])
+    assert.deepEqual((decodeCall('ModifyKernelArgs', [[k], [], [], {}]).request as { append: string[] }).append, [k]);
+  for (const bad of ['k="unbalanced', '=x', 'k"=1', 'a b'])
+    assert.throws(() => decodeCall('ModifyKernelArgs', [[bad], [], [], {}]), /is not one kernel argument/, bad);
 });

@@ -16,9 +16,14 @@ test('isValidKarg accepts KEY and KEY=VALUE, refuses empty keys, bare spaces, un
   for (const bad of ['', '=x', 'a b', 'a=b c', 'x="a b', 'k"=1', 'a=b\nc']) assert.ok(!isValidKarg(bad), JSON.stringify(bad));
 });
 
-test('append adds (also a second value of a key); append-if-missing only when the key is absent', () => {
+test('append adds (also a second value of a key); append-if-missing only when that exact argument is absent', () => {
   assert.deepEqual(editKargs(base, { ...none, append: ['quiet', 'console=ttyS1'] }), [...base, 'quiet', 'console=ttyS1']);
-  assert.deepEqual(editKargs(base, { ...none, appendIfMissing: ['rw', 'root=/dev/sda', 'mitigations=off'] }), [...base, 'mitigations=off']);
+  assert.deepEqual(editKargs(base, { ...none, appendIfMissing: ['rw', 'root=/dev/vda', 'root=/dev/sda', 'mitigations=off'] }), [
+    ...base,
+    'root=/dev/sda',
+    'mitigations=off',
+  ]);
+  assert.deepEqual(editKargs(base, { ...none, append: ['quiet'], appendIfMissing: ['quiet'] }), [...base, 'quiet']);
 });
 
 test('delete KEY removes a key with one value; KEY=VALUE removes that value; several values need the value', () => {

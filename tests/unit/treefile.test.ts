@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTreefile, normalizeTreefile, parseTreefile } from '../../src/engine/treefile';
 import { isAptOstreeError } from '../../src/engine/errors';
-import { isSecurityRelease, parseDeb822Sources, parseSourceLine, resolveSources, sourceLine } from '../../src/engine/compose/mirror';
-import { parseGVariantText, packagesJson, parsePackagesJson } from '../../src/engine/ostree/repo';
+import { isSecurityRelease, resolveSources } from '../../src/engine/compose/mirror';
+import { parseDeb822Sources, parseSourceLine, sourceLine } from '../../src/engine/tree/apt-sources';
+import { parsePackageList } from '../../src/engine/ostree/metadata';
+import { packagesJson } from '../../src/engine/ostree/repo';
 
 const FILE = '/srv/trees/base.yaml';
 
@@ -125,7 +127,6 @@ test('normalizeTreefile ignores the path and formatting', () => {
 test('sources: deb822 and one-line entries, default mapped onto the suite', () => {
   const d = mkdtempSync(join(tmpdir(), 'apt-'));
   try {
-    const { mkdirSync } = require('node:fs') as typeof import('node:fs');
     mkdirSync(join(d, 'sources.list.d'));
     writeFileSync(
       join(d, 'sources.list.d', 'debian.sources'),
@@ -169,18 +170,12 @@ test('security releases', () => {
   assert.ok(!isSecurityRelease('Origin: Debian\nLabel: Debian\nSuite: stable-updates\nCodename: bookworm-updates\n'));
 });
 
-test('GVariant text of ostree show --print-metadata-key', () => {
-  assert.equal(parseGVariantText("'1.0'"), '1.0');
-  assert.equal(parseGVariantText(`"it's"`), "it's");
-  assert.equal(parseGVariantText("'a\\'b\\\\c\\n'"), "a'b\\c\n");
-  assert.equal(parseGVariantText("<'x'>"), 'x');
-  assert.equal(parseGVariantText("'\\u00e9'"), 'é');
-  assert.equal(parseGVariantText('uint64 5'), 'uint64 5');
+test('the package list of commit metadata: encoded sorted, parsed back, malformed entries refused', () => {
   const json = packagesJson([
     { name: 'b', version: '1', arch: 'all' },
     { name: 'a', version: '2:1.0~rc1', arch: 'amd64' },
   ]);
   assert.equal(json, '[["a","2:1.0~rc1","amd64"],["b","1","all"]]');
-  assert.deepEqual(parsePackagesJson(json, 'x')[0], { name: 'a', version: '2:1.0~rc1', arch: 'amd64' });
-  assert.throws(() => parsePackagesJson('[["a"]]', 'x'), /malformed/);
+  assert.deepEqual(parsePackageList(json, 'x')[0], { name: 'a', version: '2:1.0~rc1', arch: 'amd64' });
+  assert.throws(() => parsePackageList('[["a"]]', 'x'), /entry 0 of aptostree.packages is not \[name, version, arch\]/);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { AptOstreeError } from '../../src/engine/errors';
 import { classifyPullError } from '../../src/engine/updates/remote';
 import { parseRevision, rebaseTarget } from '../../src/engine/updates/upgrade';
-import { parsePackageList } from '../../src/engine/updates/commits';
+import { parsePackageList } from '../../src/engine/ostree/metadata';
 
 const C = 'a'.repeat(64);
 

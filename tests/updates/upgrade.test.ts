@@ -155,7 +155,7 @@ test('deploy of unknown revisions fails clearly and deploys nothing', async () =
   assert.match(v.stderr, /version 9\.9 was not found in the history of origin:/);
   const c = await cli('deploy', '0'.repeat(64));
   assert.equal(c.code, 1);
-  assert.match(c.stderr, /not found on the remote "origin"/);
+  assert.match(c.stderr, /not found on the remote "origin"|Checksum 0{64} not found in origin:/);
   const bad = await cli('deploy', 'HEAD~1');
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /is not a revision/);

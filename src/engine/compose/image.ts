@@ -46,6 +46,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { AptOstreeError, usageError } from '../errors';
 import { run } from '../exec';
+import { revParse } from '../ostree/repo';
 import { task, type Progress } from '../progress';
 import {
   DEFAULT_GRUB,
@@ -340,8 +341,7 @@ export async function composeImage(opts: ComposeImageOptions, progress: Progress
       'give --size 4G or more, or leave --size out',
     );
   }
-  const admin = await import('../ostree/admin');
-  const checksum = await admin.revParse(repo, opts.ref, { signal });
+  const checksum = await revParse(repo, opts.ref, { signal });
   if (!checksum) {
     throw new AptOstreeError('not-found', `no ref "${opts.ref}" in ${repo}`, { hint: `list the refs with: ostree refs --repo=${repo}` });
   }

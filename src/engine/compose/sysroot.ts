@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { AptOstreeError, usageError } from '../errors';
 import { run } from '../exec';
 import { newOrigin } from '../origin';
+import * as admin from '../ostree/admin';
+import { revParse } from '../ostree/repo';
 import { task, type Progress } from '../progress';
 import { loadSysroot, validateKargs, writeNewDeployment } from '../sysroot';
 
@@ -56,7 +58,6 @@ export function parseRemoteArg(s: string): { name: string; url: string } {
 }
 
 export async function composeSysroot(opts: ComposeSysrootOptions, progress: Progress, signal: AbortSignal): Promise<ComposeSysrootResult> {
-  const admin = await import('../ostree/admin');
   const repo = resolve(opts.repo);
   const dir = resolve(opts.dir);
   const osname = opts.stateroot ?? DEFAULT_STATEROOT;
@@ -69,7 +70,7 @@ export async function composeSysroot(opts: ComposeSysrootOptions, progress: Prog
       hint: 'give --repo the repository "apt-ostree compose tree" committed to',
     });
   }
-  const checksum = await admin.revParse(repo, opts.ref, { signal });
+  const checksum = await revParse(repo, opts.ref, { signal });
   if (!checksum) {
     throw new AptOstreeError('not-found', `no ref "${opts.ref}" in ${repo}`, { hint: `list the refs with: ostree refs --repo=${repo}` });
   }

@@ -7,7 +7,7 @@
  * `task()`: each named as it starts, with its time at the end.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { AptOstreeError } from '../errors';
@@ -18,7 +18,8 @@ import { META_INPUTS, META_PACKAGES, META_SECURITY_UPDATES, META_SUITE, META_VER
 import { commitTree, initRepo, packagesJson, readCommitMetadataString, revParse, updateSummary } from '../ostree/repo';
 import { KERNEL_PLACEHOLDER, normalizeTreefile, type Treefile } from '../treefile';
 import { fetchReleaseIndex, isSecurityRelease, resolveSources, sourceLine, type AptSource, type ReleaseIndex } from './mirror';
-import { installedKernels, prepareOstreeLayout, writePlaceholderKernel } from './layout';
+import { treeKernels } from '../tree/layout';
+import { prepareOstreeLayout, writePlaceholderKernel } from './layout';
 
 /** Bumped when the layout code changes what a compose produces: invalidates "no change". */
 export const COMPOSE_FORMAT = 'apt-ostree-compose-1';
@@ -106,7 +107,7 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
 
     await task(progress, 'Laying out the tree for OSTree', async () => {
       if (tf.kernel === KERNEL_PLACEHOLDER) writePlaceholderKernel(rootfs);
-      else if (installedKernels(rootfs).length === 0) {
+      else if (!treeKernels(rootfs).some((k) => k.initramfs !== undefined)) {
         throw new AptOstreeError('internal', `the kernel package ${tf.kernel} left no vmlinuz/initramfs.img in /usr/lib/modules`, {
           hint: 'is it a Debian linux-image package?',
         });
@@ -129,6 +130,8 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
           [META_INPUTS]: inputsChecksum,
         },
         consume: true,
+        // ostree.bootable and ostree.linux (the tree always has a kernel here, placeholder or real).
+        extraArgs: ['--bootable'],
         gpgSign: o.gpgSign,
         signal,
       }),
@@ -164,8 +167,7 @@ export async function composeTree(o: ComposeTreeOptions): Promise<ComposeTreeRes
 
 function statIsDir(p: string): boolean {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('node:fs') as typeof import('node:fs')).statSync(p).isDirectory();
+    return statSync(p).isDirectory();
   } catch {
     return false;
   }
@@ -246,7 +248,8 @@ async function runMmdebstrap(
 function customizeScript(realKernel: boolean): string {
   const lines = ['#!/bin/sh', 'set -eu', 'root="$1"'];
   lines.push(
-    'if [ -x "$root/usr/bin/systemctl" ] || [ -x "$root/bin/systemctl" ]; then chroot "$root" systemctl preset-all >/dev/null 2>&1 || chroot "$root" systemctl preset-all; fi',
+    'if [ -x "$root/usr/bin/systemctl" ] || [ -x "$root/bin/systemctl" ]; then ' +
+      'chroot "$root" systemctl preset-all >/dev/null 2>&1 || chroot "$root" systemctl preset-all; fi',
   );
   if (realKernel) {
     lines.push(
@@ -257,7 +260,8 @@ function customizeScript(realKernel: boolean): string {
       '  found=1',
       '  mkdir -p "$root/usr/lib/modules/$kver"',
       '  cp "$k" "$root/usr/lib/modules/$kver/vmlinuz"',
-      '  chroot "$root" dracut --no-hostonly --force --add-drivers "virtio_blk virtio_pci virtio_scsi ext4" --kver "$kver" "/usr/lib/modules/$kver/initramfs.img"',
+      '  chroot "$root" dracut --no-hostonly --force --add-drivers "virtio_blk virtio_pci virtio_scsi ext4" ' +
+        '--kver "$kver" "/usr/lib/modules/$kver/initramfs.img"',
       'done',
       '[ "$found" = 1 ] || { echo "no kernel in /boot" >&2; exit 1; }',
       'rm -rf "$root"/boot/* ',

@@ -11,7 +11,7 @@ import { AptOstreeError } from '../errors';
 import { run } from '../exec';
 import { log } from '../log';
 import { aptCacheDir } from '../sysroot';
-import { hostSources } from '../compose/mirror';
+import { hostSources } from '../tree/apt-sources';
 import { baseIsolation, readOnlyTreeArgs } from './sandbox';
 
 export interface AptDirs {

@@ -14,14 +14,25 @@
  *     becomes tmpfiles.d entries, users become a sysusers.d snippet;
  *  6. `ostree commit --link-checkout-speedup` with the base as parent.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
 import { run } from '../exec';
+import { regenerateInitramfs } from '../initramfs';
 import { log } from '../log';
 import type { OperationContext } from '../operations/types';
 import { hasLayering, type Origin } from '../origin';
-import { DEBCONF_CACHE, DPKG_DATABASE, convertVarToTmpfiles } from '../compose/layout';
 import {
   META_BASE_CHECKSUM,
   META_CLIENT_LAYER,
@@ -32,8 +43,9 @@ import {
   META_REPLACED_BASE_PACKAGES,
   type PackageRecord,
 } from '../ostree/metadata';
-import { checkoutHardlinks, commitTree, packagesJson } from '../ostree/repo';
+import { checkoutHardlinks, commitTree, packagesJson, readCommitMetadataString } from '../ostree/repo';
 import { task } from '../progress';
+import { convertVarToTmpfiles, DEBCONF_CACHE, DPKG_DATABASE, dpkgDatabaseOf, VAR_SYMLINKS } from '../tree/layout';
 import type { Sysroot } from '../sysroot';
 import {
   aptDirs,
@@ -50,7 +62,7 @@ import { importDeb, importedFromRef, type ImportedPackage } from './debimport';
 import { dropMountpoints, foldUpper } from './fold';
 import { packageRef } from './names';
 import type { OverlaySpec } from './overlay-run';
-import { baseIsolation, etcEntriesFor } from './sandbox';
+import { baseIsolation, etcEntriesFor, scriptCapabilityArgs } from './sandbox';
 import { addedEntries, readIdTables, writeSysusers } from './users';
 
 /** tmpfiles.d snippet for what layered packages put under /var. */
@@ -69,6 +81,10 @@ export interface BuildOptions {
   dryRun?: boolean;
   /** Requested names that must not be in the base (new requests without --allow-inactive). */
   mustNotBeInBase?: string[];
+  /** Newly requested removals: these must be packages of the base. */
+  mustBeInBase?: string[];
+  /** Local packages used from their files rather than the repository (a dry run does not import), by sha256. */
+  localFiles?: Map<string, string>;
 }
 
 export interface LayeringPlan {
@@ -104,11 +120,14 @@ export function cleanLeftovers(repoPath: string): number {
 
 /** Installed packages of a tree (its dpkg database), by name. */
 export async function treePackages(root: string): Promise<Map<string, PackageRecord>> {
-  const db = existsSync(join(root, DPKG_DATABASE)) ? join(root, DPKG_DATABASE) : join(root, 'var/lib/dpkg');
-  const r = await run('dpkg-query', [`--admindir=${db}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'], {
-    errorCode: 'dpkg',
-    what: 'listing the packages of the tree',
-  });
+  const r = await run(
+    'dpkg-query',
+    [`--admindir=${dpkgDatabaseOf(root)}`, '-W', '-f=${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n'],
+    {
+      errorCode: 'dpkg',
+      what: 'listing the packages of the tree',
+    },
+  );
   const m = new Map<string, PackageRecord>();
   for (const line of r.stdout.split('\n')) {
     const [st, name, version, arch] = line.split('\t');
@@ -184,18 +203,27 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
   }
   const names = requested.filter((p) => !inactive.includes(p));
   const remove: PackageRecord[] = [];
+  const newRemovals = o.mustBeInBase ?? [];
   for (const r of o.origin.overrideRemove) {
     const b = base.get(r);
-    if (!b)
-      throw new AptOstreeError('not-found', `cannot remove ${r}: it is not a package of the base`, {
-        hint: 'apt-ostree db list shows the packages of the base',
+    // A removal the base does not (or no longer) need stays requested, inactive, as in rpm-ostree;
+    // only a new request for a package the base lacks is an error.
+    if (!b && newRemovals.includes(r))
+      throw new AptOstreeError('not-found', `cannot remove ${r}: ${r} is not a package of the base ${o.baseCommit.slice(0, 12)}`, {
+        hint: 'nothing changed; "apt-ostree db list" shows the packages of the base (rpm-ostree users: "rpm-ostree override remove" names base packages only)',
       });
-    remove.push(b);
+    if (b) remove.push(b);
   }
 
   // Local packages come from their commits in the repo.
   const locals: ImportedPackage[] = [];
+  const localFiles: string[] = [];
   for (const l of [...o.origin.requestedLocalPackages, ...o.origin.overrideReplaceLocal]) {
+    const file = o.localFiles?.get(l.sha256);
+    if (file !== undefined) {
+      localFiles.push(file);
+      continue;
+    }
     const { name, version, arch } = parseNva(l.nva);
     const imp = await importedFromRef(repo, packageRef(name, version, arch));
     if (!imp || imp.sha256 !== l.sha256) {
@@ -234,7 +262,8 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     rmSync(dir, { recursive: true, force: true });
     return out;
   };
-  const localDebs = await timed(timings, 'checkout', () => parallel(locals, 2, buildDeb));
+  for (const l of locals) await refuseUsrLocal(repo, l, signal);
+  const localDebs = [...(await timed(timings, 'checkout', () => parallel(locals, 2, buildDeb))), ...localFiles];
 
   // Resolution.
   const tree: AptTree = {
@@ -264,7 +293,8 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       );
       throw new AptOstreeError(
         'apt',
-        `the request conflicts with the base: it would remove the base package${unexpected.length > 1 ? 's' : ''} ${unexpected.map((p) => p.name).join(', ')}`,
+        `the request conflicts with the base: it would remove the base package${unexpected.length > 1 ? 's' : ''} ` +
+          unexpected.map((p) => p.name).join(', '),
         {
           details: why,
           hint: 'APT\'s explanation is above; to drop a base package deliberately use "apt-ostree override remove"',
@@ -273,6 +303,19 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     }
   }
   const install = plan.filter((p) => p.action === 'install');
+  // Layering adds packages; a base package changes only by an explicit override replace
+  // (rpm-ostree: "conflicting requests").
+  const baseChanges = install.filter((p) => base.has(p.name) && !locals.some((l) => l.name === p.name && l.version === p.version));
+  if (baseChanges.length > 0) {
+    const list = baseChanges.map((p) => `${p.name} ${base.get(p.name)!.version} -> ${p.version}`).join(', ');
+    throw new AptOstreeError(
+      'apt',
+      `the request would change package${baseChanges.length > 1 ? 's' : ''} of the base: ${list}${names.length > 0 ? ` (needed by ${names.join(', ')})` : ''}; nothing was deployed`,
+      {
+        hint: 'layered packages must work with the base\'s versions: wait for a base that has the newer version ("apt-ostree upgrade"), or replace the base package deliberately with "apt-ostree override replace FILE.deb" (as with rpm-ostree override replace)',
+      },
+    );
+  }
   const result: LayeringPlan = { install, remove, inactive };
   if (o.dryRun) return { commit: o.baseCommit, layered: true, plan: result, timings };
 
@@ -311,6 +354,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     if (!i) throw new AptOstreeError('internal', `${p.name} ${p.version} was planned but not imported`);
     return i;
   });
+  for (const p of ordered) await refuseUsrLocal(repo, p, signal);
   const debs = await timed(timings, 'checkout', () => task(progress, 'Checking out packages', () => parallel(ordered, 2, buildDeb)));
 
   // Scripts: dpkg of the tree over an overlay.
@@ -327,13 +371,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       convertVarToTmpfiles(root, LAYERED_TMPFILES_CONF);
       writeSysusers(root, addedEntries(usersBefore, readIdTables(join(root, 'usr/etc'))));
       if (o.origin.initramfsRegenerate) {
-        let regen: typeof import('../initramfs').regenerateInitramfs;
-        try {
-          regen = (await import('../initramfs')).regenerateInitramfs;
-        } catch {
-          throw new AptOstreeError('not-implemented', 'regenerating the initramfs is not implemented yet');
-        }
-        await regen(root, o.origin.initramfsArgs, { progress, signal });
+        await regenerateInitramfs(root, o.origin.initramfsArgs, { progress, signal });
       }
       const after = await treePackages(root);
       const layeredAll = [...after.values()].filter((p) => !base.has(p.name));
@@ -346,6 +384,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       const layeredRequested = names
         .filter((n) => after.has(n.replace(/:.*$/, '')))
         .concat(o.origin.requestedLocalPackages.map((l) => parseNva(l.nva).name));
+      const endOfLife = await readCommitMetadataString(repo, o.baseCommit, 'ostree.endoflife');
       const commit = await commitTree({
         repo,
         tree: { dir: root },
@@ -360,7 +399,9 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
           [META_REMOVED_BASE_PACKAGES]: packagesJson(remove),
           [META_REPLACED_BASE_PACKAGES]: JSON.stringify(replaced),
         },
-        keepMetadata: ['version'],
+        keepMetadata: ['version', ...(endOfLife !== undefined ? ['ostree.endoflife'] : [])],
+        // ostree.bootable and ostree.linux, as on a base commit (ostree needs the kernel for it).
+        extraArgs: hasKernel(root) ? ['--bootable'] : [],
         linkCheckoutSpeedup: true,
         noBindings: true,
         signal,
@@ -371,7 +412,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
 }
 
 /** Mount points bubblewrap makes in the overlay that are no content of the tree. */
-const MOUNTPOINTS = ['etc', 'var/lib/dpkg', 'var/cache/debconf', 'usr/sbin/policy-rc.d', 'run/apt-ostree-debs'];
+const MOUNTPOINTS = ['etc', 'var/lib/dpkg', 'var/cache/debconf', 'usr/sbin/policy-rc.d', 'run/apt-ostree-debs', 'var/tmp'];
 
 interface DpkgJob {
   remove: string[];
@@ -397,6 +438,7 @@ async function runDpkgOverlay(work: string, root: string, job: DpkgJob, signal: 
   chmodSync(join(aux, 'systemctl'), 0o755);
   const bw = [
     ...baseIsolation({ network: false }),
+    ...scriptCapabilityArgs(),
     '--bind',
     merged,
     '/',
@@ -413,10 +455,23 @@ async function runDpkgOverlay(work: string, root: string, job: DpkgJob, signal: 
     '/tmp',
     '--tmpfs',
     '/run',
+    // Scratch space the scripts may use; mounted over the tree, so never committed.
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/var/tmp',
+    // systemctl, udevadm, journalctl and friends: there is no running system to talk to.
+    '--setenv',
+    'SYSTEMD_OFFLINE',
+    '1',
     '--bind',
     join(merged, DPKG_DATABASE),
     '/var/lib/dpkg',
   ];
+  // The targets of /opt, /usr/local, /home... exist while dpkg runs, so that those symlinks resolve
+  // (dpkg would otherwise replace a dangling one by a directory).
+  const varLinks = VAR_SYMLINKS.filter((l) => isSymlink(join(root, l.path)));
+  for (const l of varLinks) bw.push('--dir', `/${l.target}`);
   if (existsSync(join(root, DEBCONF_CACHE))) bw.push('--bind', join(merged, DEBCONF_CACHE), '/var/cache/debconf');
   bw.push('--ro-bind', join(aux, 'ostree-booted'), '/run/ostree-booted');
   bw.push('--ro-bind', join(aux, 'policy-rc.d'), '/usr/sbin/policy-rc.d');
@@ -479,11 +534,87 @@ async function runDpkgOverlay(work: string, root: string, job: DpkgJob, signal: 
   const t1 = Date.now();
   for (const l of ['var/log/dpkg.log', 'var/log/alternatives.log', 'var/log/apt'])
     if (!existsSync(join(root, l))) rmSync(join(upper, l), { recursive: true, force: true });
-  dropMountpoints(upper, root, [...MOUNTPOINTS, 'var/log', 'var/cache', 'var/lib']);
+  const optLinks = relocateOpt(upper, root);
+  dropMountpoints(upper, root, [...MOUNTPOINTS, 'var/log', 'var/cache', 'var/lib', ...varLinks.map((l) => l.target)]);
   const stats = await foldUpper(upper, root);
+  if (optLinks.length > 0) {
+    const conf = join(root, 'usr/lib/tmpfiles.d', `${LAYERED_TMPFILES_CONF}.conf`);
+    mkdirSync(join(root, 'usr/lib/tmpfiles.d'), { recursive: true });
+    if (existsSync(conf)) appendFileSync(conf, `${optLinks.join('\n')}\n`);
+    else writeFileSync(conf, `# Generated by apt-ostree: /var content of the layered packages.\n${optLinks.join('\n')}\n`, { mode: 0o644 });
+  }
+  for (const l of varLinks) {
+    if (!isSymlink(join(root, l.path)))
+      throw new AptOstreeError(
+        'internal',
+        `installing the packages turned /${l.path} (a symlink to ${l.link}) into a directory; nothing was deployed`,
+      );
+  }
   log.info(
     `dpkg in the overlay: ${t1 - t0} ms; folding the overlay (${stats.added} added, ${stats.deleted} deleted): ${Date.now() - t1} ms`,
   );
+}
+
+/**
+ * rpm-ostree's way with /opt (a symlink to /var/opt, which belongs to the
+ * running system): what the packages put in /opt/NAME moves to
+ * /usr/lib/opt/NAME, part of the image, and a tmpfiles.d line makes
+ * /var/opt/NAME a symlink to it. Works on the overlay's upper directory;
+ * returns the tmpfiles.d lines.
+ */
+function relocateOpt(upper: string, lower: string): string[] {
+  const opt = join(upper, 'var/opt');
+  if (!lstatSync(opt, { throwIfNoEntry: false })?.isDirectory()) return [];
+  const lines: string[] = [];
+  for (const name of readdirSync(opt).sort()) {
+    const st = lstatSync(join(opt, name));
+    if (st.isCharacterDevice() && st.rdev === 0) continue; // an overlay whiteout: nothing to move
+    // Parent directories made in the upper directory get the lower one's mode (the fold applies it).
+    let rel = '';
+    for (const part of ['usr', 'lib', 'opt']) {
+      rel = rel ? `${rel}/${part}` : part;
+      if (existsSync(join(upper, rel))) continue;
+      const low = lstatSync(join(lower, rel), { throwIfNoEntry: false });
+      mkdirSync(join(upper, rel), { mode: low?.isDirectory() ? low.mode & 0o7777 : 0o755 });
+      chmodSync(join(upper, rel), low?.isDirectory() ? low.mode & 0o7777 : 0o755);
+    }
+    const dest = join(upper, 'usr/lib/opt', name);
+    rmSync(dest, { recursive: true, force: true });
+    renameSync(join(opt, name), dest);
+    lines.push(`L /var/opt/${name} - - - - /usr/lib/opt/${name}`);
+  }
+  return lines;
+}
+
+/**
+ * /usr/local is a symlink to /var/usrlocal, the administrator's: a package
+ * with files there cannot be part of an image (rpm-ostree refuses them too).
+ */
+async function refuseUsrLocal(repo: string, p: ImportedPackage, signal: AbortSignal): Promise<void> {
+  const r = await run('ostree', ['ls', `--repo=${repo}`, '-R', p.commit, '/usr/local'], {
+    errorCode: 'ostree',
+    okCodes: [1],
+    what: `listing /usr/local of ${p.name} ${p.version}`,
+    signal,
+  });
+  if (r.code !== 0) return; // no /usr/local in the package
+  const file = r.stdout
+    .split('\n')
+    .map((l) => /^([-dl])\S*\s+\d+\s+\d+\s+\d+\s+(\/\S.*?)(?: -> .*)?$/.exec(l.trim()))
+    .find((m) => m !== null && m[1] !== 'd')?.[2];
+  if (file === undefined) return;
+  throw new AptOstreeError(
+    'usage',
+    `${p.name} ${p.version} cannot be layered: it has files in /usr/local (${file}); nothing was deployed`,
+    {
+      hint: '/usr/local is a symlink to /var/usrlocal, which belongs to the running system, not to the image; install such software into /usr/local on the running system instead (rpm-ostree refuses these packages as well)',
+    },
+  );
+}
+
+function hasKernel(root: string): boolean {
+  const modules = join(root, 'usr/lib/modules');
+  return existsSync(modules) && readdirSync(modules).some((k) => existsSync(join(modules, k, 'vmlinuz')));
 }
 
 function isSymlink(p: string): boolean {

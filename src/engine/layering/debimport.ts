@@ -9,6 +9,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
 import { run } from '../exec';
+import { commitInfo } from '../ostree/native';
 import { commitTree, revParse } from '../ostree/repo';
 import { packageRef } from './names';
 
@@ -78,7 +79,7 @@ export async function importDeb(
   repo: string,
   debPath: string,
   tmpDir: string,
-  opts: { local: boolean; signal?: AbortSignal },
+  opts: { local: boolean; signal?: AbortSignal; dryRun?: boolean },
 ): Promise<ImportedPackage> {
   const { text, fields } = await debControl(debPath, opts.signal);
   const name = fields.get('Package')!;
@@ -89,6 +90,8 @@ export async function importDeb(
   const preDepends = fields.get('Pre-Depends') ?? '';
   const existing = await importedFromRef(repo, ref);
   if (existing && (!opts.local || existing.sha256 === sha256)) return { ...existing, sha256, preDepends };
+  // A dry run reads the package and writes nothing to the repository (commit: none).
+  if (opts.dryRun) return { name, version, arch, ref, commit: '', sha256: sha256 ?? (await sha256File(debPath)), preDepends };
   const dir = mkdtempSync(join(tmpDir, 'apt-ostree-import-'));
   try {
     const tree = join(dir, 'tree');
@@ -139,7 +142,6 @@ function readLocalRef(repo: string, ref: string): string | undefined {
 export async function importedFromRef(repo: string, ref: string): Promise<ImportedPackage | undefined> {
   const commit = readLocalRef(repo, ref) ?? (await revParse(repo, ref));
   if (!commit) return undefined;
-  const { commitInfo } = await import('../ostree/native');
   const md = commitInfo(repo, commit).metadata;
   const str = (k: string): string | undefined => (typeof md[k] === 'string' ? (md[k] as string) : undefined);
   const name = str(META_DEB_NAME);

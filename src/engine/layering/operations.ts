@@ -1,43 +1,30 @@
 /**
  * The layering operations: install, uninstall, override remove/replace/reset,
- * reset, and refresh-md. Each changes the origin of the default deployment,
- * assembles the deployment commit for it (./assemble.ts) and writes a new
- * deployment; the previous default stays as the rollback and no existing
- * deployment is modified.
+ * reset, and refresh-md. Each computes a new origin from the merge
+ * deployment's and hands it to the deployment pipeline
+ * (../deployment/pipeline.ts), which builds and writes the new deployment;
+ * the previous default stays as the rollback and no existing deployment is
+ * modified.
  */
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { changeOrigin, loadMergeState } from '../deployment/pipeline';
 import { AptOstreeError, notFound, usageError } from '../errors';
 import type { OperationContext, OperationRequest, OperationResult } from '../operations/types';
 import { hasLayering, serializeOrigin, type LocalPackageRef, type Origin } from '../origin';
 import { task } from '../progress';
-import { loadSysroot, withSysrootLock, writeNewDeployment, type Deployment, type Sysroot } from '../sysroot';
+import { withSysrootLock, type Sysroot } from '../sysroot';
 import { aptDirs, aptUpdate } from './apt';
-import { buildDeploymentCommit, cleanLeftovers, type LayeringPlan } from './assemble';
-import { importDeb } from './debimport';
+import type { LayeringPlan } from './assemble';
+import { debControl, importDeb } from './debimport';
+import { readCommitPackages } from '../updates/commits';
 import { nva, parsePackageArg } from './names';
 import { etcEntriesFor } from './sandbox';
-import { mergeUsersIntoEtc } from './users';
 
 export type LayeringRequest = Extract<
   OperationRequest,
   { kind: 'install' | 'uninstall' | 'override-remove' | 'override-replace' | 'override-reset' | 'reset' }
 >;
-
-function mergeDeployment(sys: Sysroot, osname?: string): Deployment {
-  const d = osname ? sys.deployments.find((x) => x.osname === osname) : sys.defaultDeployment;
-  if (!d) {
-    throw new AptOstreeError('not-found', `the sysroot ${sys.path} has no deployment${osname ? ` of ${osname}` : ''}`, {
-      hint: 'deploy a tree first (apt-ostree compose sysroot, or ostree admin deploy)',
-    });
-  }
-  if (!d.origin) {
-    throw new AptOstreeError(
-      'invalid-config',
-      `the deployment ${d.checksum.slice(0, 12)} has no readable origin: ${d.originError ?? 'unknown'}`,
-    );
-  }
-  return d;
-}
 
 function cloneOrigin(o: Origin): Origin {
   return {
@@ -53,12 +40,24 @@ function cloneOrigin(o: Origin): Origin {
 const nameOfNva = (n: string): string => n.split('_')[0]!;
 
 /** Import local .deb files given on the command line; returns their origin references. */
-async function importLocal(ctx: OperationContext, sys: Sysroot, paths: string[]): Promise<Array<LocalPackageRef & { name: string }>> {
+async function importLocal(
+  ctx: OperationContext,
+  sys: Sysroot,
+  paths: string[],
+  dryRunFiles?: Map<string, string>,
+): Promise<Array<LocalPackageRef & { name: string }>> {
   if (paths.length === 0) return [];
-  return task(ctx.progress, `Importing ${paths.length} local package${paths.length > 1 ? 's' : ''}`, async () => {
+  const verb = dryRunFiles ? 'Reading' : 'Importing';
+  return task(ctx.progress, `${verb} ${paths.length} local package${paths.length > 1 ? 's' : ''}`, async () => {
     const out: Array<LocalPackageRef & { name: string }> = [];
     for (const p of paths) {
-      const imp = await importDeb(sys.repoPath, p, join(sys.repoPath, 'tmp'), { local: true, signal: ctx.signal });
+      const imp = await importDeb(sys.repoPath, p, join(sys.repoPath, 'tmp'), {
+        local: true,
+        signal: ctx.signal,
+        dryRun: dryRunFiles !== undefined,
+      });
+      // Not imported (dry run): the plan uses the file itself.
+      if (dryRunFiles && imp.commit === '') dryRunFiles.set(imp.sha256!, p);
       out.push({ sha256: imp.sha256!, nva: nva(imp.name, imp.version, imp.arch), name: imp.name });
     }
     return out;
@@ -71,12 +70,50 @@ interface Change {
   what: string[];
   /** Newly requested names that must not be in the base. */
   mustNotBeInBase: string[];
+  /** Newly requested removals, which must be packages of the base. */
+  mustBeInBase?: string[];
+  /** Dry run: local packages not imported, by sha256 -> their file. */
+  localFiles: Map<string, string>;
 }
 
-async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, req: LayeringRequest): Promise<Change> {
+/**
+ * install takes new packages: a local .deb of a package of the base (or of one
+ * an override removed) is refused before anything is imported, as rpm-ostree
+ * refuses a local package that is already in the base.
+ */
+async function refuseLocalBasePackages(ctx: OperationContext, sys: Sysroot, baseCommit: string, o: Origin, paths: string[]): Promise<void> {
+  const base = new Map((await readCommitPackages(sys.repoPath, baseCommit)).packages.map((p) => [p.name, p.version]));
+  for (const path of paths) {
+    const name = (await debControl(path, ctx.signal)).fields.get('Package')!;
+    if (o.overrideRemove.includes(name)) {
+      throw new AptOstreeError(
+        'usage',
+        `${name} was removed from the base (override remove): ${path} cannot be installed as a new package; nothing changed`,
+        {
+          hint: `to use this build in place of the base's: "apt-ostree override reset ${name}", then "apt-ostree override replace ${path}" (as with rpm-ostree override reset / override replace)`,
+        },
+      );
+    }
+    const v = base.get(name);
+    if (v !== undefined) {
+      throw new AptOstreeError(
+        'usage',
+        `${name} is a package of the base (version ${v}): ${path} cannot be installed as a new package; nothing changed`,
+        {
+          hint: `to use this build in place of the base's, run "apt-ostree override replace ${path}" (rpm-ostree: "rpm-ostree override replace")`,
+        },
+      );
+    }
+  }
+}
+
+async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, req: LayeringRequest, baseCommit?: string): Promise<Change> {
   const o = cloneOrigin(cur);
   const what: string[] = [];
   const mustNotBeInBase: string[] = [];
+  const mustBeInBase: string[] = [];
+  const localFiles = new Map<string, string>();
+  const dryRunFiles = 'dryRun' in req.options && req.options.dryRun ? localFiles : undefined;
   switch (req.kind) {
     case 'install': {
       if (req.packages.length === 0) throw usageError('install needs at least one package', 'e.g. apt-ostree install htop');
@@ -91,11 +128,9 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         if (!req.options.allowInactive) mustNotBeInBase.push(a.name);
         what.push(`${a.name}`);
       }
-      const locals = await importLocal(
-        ctx,
-        sys,
-        args.flatMap((a) => (a.kind === 'local' ? [a.path] : [])),
-      );
+      const localPaths = args.flatMap((a) => (a.kind === 'local' ? [a.path] : []));
+      if (localPaths.length > 0 && baseCommit) await refuseLocalBasePackages(ctx, sys, baseCommit, o, localPaths);
+      const locals = await importLocal(ctx, sys, localPaths, dryRunFiles);
       for (const l of locals) {
         if (o.requestedLocalPackages.some((x) => x.sha256 === l.sha256)) {
           if (req.options.idempotent) continue;
@@ -122,6 +157,8 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
           o.requestedPackages = o.requestedPackages.filter((x) => x !== a.name);
         } else if (o.requestedLocalPackages.some((l) => nameOfNva(l.nva) === a.name)) {
           o.requestedLocalPackages = o.requestedLocalPackages.filter((l) => nameOfNva(l.nva) !== a.name);
+        } else if (req.options.idempotent) {
+          continue;
         } else {
           throw notFound(
             `${a.name} is not a layered package`,
@@ -139,6 +176,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         if (a.kind !== 'name') continue;
         if (o.overrideRemove.includes(a.name)) throw usageError(`${a.name} is already removed`, 'apt-ostree override reset restores it');
         o.overrideRemove.push(a.name);
+        mustBeInBase.push(a.name);
         what.push(`-${a.name}`);
       }
       break;
@@ -150,7 +188,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
         if (a.kind !== 'local') throw usageError(`override replace takes .deb files, not package names ("${d}")`);
         return a.path;
       });
-      for (const l of await importLocal(ctx, sys, paths)) {
+      for (const l of await importLocal(ctx, sys, paths, dryRunFiles)) {
         o.overrideReplaceLocal = o.overrideReplaceLocal.filter((x) => nameOfNva(x.nva) !== l.name);
         o.overrideReplaceLocal.push({ sha256: l.sha256, nva: l.nva });
         what.push(`${l.nva} (replacing)`);
@@ -187,7 +225,7 @@ async function applyRequest(ctx: OperationContext, sys: Sysroot, cur: Origin, re
       break;
     }
   }
-  return { origin: o, what, mustNotBeInBase };
+  return { origin: o, what, mustNotBeInBase, mustBeInBase, localFiles };
 }
 
 function describePlan(plan: LayeringPlan): string[] {
@@ -205,59 +243,74 @@ export async function runLayeringOperation(ctx: OperationContext, req: LayeringR
   if (req.kind === 'uninstall' || req.kind === 'override-remove' || req.kind === 'override-reset')
     req.packages.forEach((p) => parsePackageArg(p, false));
   if (req.kind === 'override-replace') req.debs.forEach((p) => parsePackageArg(p));
-  const sys0 = await loadSysroot(ctx.sysroot);
-  return withSysrootLock(sys0.path, async () => {
-    const sys = await loadSysroot(ctx.sysroot);
-    cleanLeftovers(sys.repoPath);
-    const dep = mergeDeployment(sys, ctx.osname ?? req.options.osname);
-    const change = await applyRequest(ctx, sys, dep.origin!, req);
-    if (serializeOrigin(change.origin) === serializeOrigin(dep.origin!)) {
-      return { changed: false, summary: 'No change.' };
-    }
-    const built = await buildDeploymentCommit(ctx, {
-      sysroot: sys,
-      baseCommit: dep.baseChecksum,
-      origin: change.origin,
-      etcDir: join(dep.deployPath, 'etc'),
-      cacheOnly: req.options.cacheOnly,
-      dryRun: req.options.dryRun,
-      mustNotBeInBase: change.mustNotBeInBase,
-    });
-    if (req.options.dryRun) {
-      const lines = built.plan ? describePlan(built.plan) : [];
-      for (const l of lines) ctx.progress.message(l);
-      return { changed: false, summary: `Dry run: nothing deployed (${lines.length} change${lines.length === 1 ? '' : 's'} planned).` };
-    }
-    const checksum = await task(ctx.progress, 'Deploying', () =>
-      writeNewDeployment(ctx, sys, { osname: dep.osname, commit: built.commit, origin: change.origin }),
-    );
-    const after = await loadSysroot(sys.path);
-    const fresh = after.deployments.find((d) => d.checksum === checksum && d.osname === dep.osname && !d.staged && d.isDefault);
-    if (fresh && built.layered) mergeUsersIntoEtc(fresh.deployPath);
-    const verb =
-      req.kind === 'install'
-        ? 'Added'
-        : req.kind === 'override-replace'
-          ? 'Replaced'
-          : req.kind === 'override-remove'
-            ? 'Removed'
-            : 'Reset';
-    const summary = `${hasLayering(change.origin) ? 'Layered' : 'Base'} deployment ${checksum.slice(0, 12)} written${after.booted ? ' (staged; reboot to use it)' : ''}. ${verb}: ${change.what.join(', ') || 'nothing'}`;
-    return { changed: true, summary, deployment: checksum, rebootRequested: req.options.reboot };
-  });
+  return changeOrigin(
+    ctx,
+    async (st) => {
+      const change = await applyRequest(ctx, st.sys, st.origin, req, st.merge.baseChecksum);
+      if (serializeOrigin(change.origin) === serializeOrigin(st.origin)) {
+        return { changed: false, summary: 'No change.' };
+      }
+      return {
+        change: {
+          origin: change.origin,
+          base: st.merge.baseChecksum,
+          cacheOnly: req.options.cacheOnly,
+          dryRun: req.options.dryRun,
+          mustNotBeInBase: change.mustNotBeInBase,
+          mustBeInBase: change.mustBeInBase,
+          localFiles: change.localFiles,
+        },
+        dryRunResult: (built) => {
+          const lines = built.plan ? describePlan(built.plan) : [];
+          for (const l of lines) ctx.progress.message(l);
+          return { changed: false, summary: `Dry run: nothing deployed (${lines.length} change${lines.length === 1 ? '' : 's'} planned).` };
+        },
+        result: ({ checksum, staged }) => {
+          const verb =
+            req.kind === 'install'
+              ? 'Added'
+              : req.kind === 'override-replace'
+                ? 'Replaced'
+                : req.kind === 'override-remove'
+                  ? 'Removed'
+                  : 'Reset';
+          const kind = hasLayering(change.origin) ? 'Layered' : 'Base';
+          const when = staged ? ' (staged; reboot to use it)' : '';
+          const summary = `${kind} deployment ${checksum.slice(0, 12)} written${when}. ${verb}: ${change.what.join(', ') || 'nothing'}`;
+          return { changed: true, summary, deployment: checksum, rebootRequested: req.options.reboot };
+        },
+      };
+    },
+    { osname: req.options.osname },
+  );
 }
 
 export async function refreshMetadata(
   ctx: OperationContext,
   req: Extract<OperationRequest, { kind: 'refresh-md' }>,
 ): Promise<OperationResult> {
-  void req;
-  const sys0 = await loadSysroot(ctx.sysroot);
-  return withSysrootLock(sys0.path, async () => {
-    const sys = await loadSysroot(ctx.sysroot);
-    const dep = mergeDeployment(sys, ctx.osname);
-    const tree = { root: dep.deployPath, etc: etcEntriesFor(dep.deployPath, join(dep.deployPath, 'etc')), dirs: aptDirs(sys.path) };
-    await task(ctx.progress, 'Refreshing APT metadata', () => aptUpdate(tree, ctx.signal));
-    return { changed: true, summary: `APT metadata of ${dep.osname} refreshed in ${tree.dirs.root}` };
+  const force = req.options.force === true;
+  return withSysrootLock(ctx.sysroot, async () => {
+    const { sys, merge } = await loadMergeState(ctx);
+    const tree = { root: merge.deployPath, etc: etcEntriesFor(merge.deployPath, join(merge.deployPath, 'etc')), dirs: aptDirs(sys.path) };
+    // apt-get update keeps the lists the server did not change; -f sets the cached ones aside so that
+    // all are downloaded again (they come back if that fails).
+    const aside = force ? `${tree.dirs.lists}.old` : undefined;
+    if (aside) {
+      rmSync(aside, { recursive: true, force: true });
+      renameSync(tree.dirs.lists, aside);
+      mkdirSync(join(tree.dirs.lists, 'partial'), { recursive: true });
+    }
+    try {
+      await task(ctx.progress, force ? 'Downloading the APT metadata again' : 'Refreshing APT metadata', () => aptUpdate(tree, ctx.signal));
+    } catch (e) {
+      if (aside) {
+        rmSync(tree.dirs.lists, { recursive: true, force: true });
+        renameSync(aside, tree.dirs.lists);
+      }
+      throw e;
+    }
+    if (aside) rmSync(aside, { recursive: true, force: true });
+    return { changed: true, summary: `APT metadata of ${merge.osname} ${force ? 'downloaded again' : 'refreshed'} in ${tree.dirs.root}` };
   });
 }

@@ -4,7 +4,7 @@
  */
 import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEBCONF_CACHE, DPKG_DATABASE } from '../compose/layout';
+import { DEBCONF_CACHE, dpkgDatabaseOf } from '../tree/layout';
 
 /** Environment of every sandboxed command: nothing of the caller's. */
 export const SANDBOX_ENV: Record<string, string> = {
@@ -25,11 +25,32 @@ export function baseIsolation(opts: { network: boolean }): string[] {
   return a;
 }
 
-/** Where the dpkg database of a tree is (compose layout, or a plain tree's /var/lib/dpkg). */
-export function dpkgDatabaseOf(root: string): string {
-  const usr = join(root, DPKG_DATABASE);
-  if (existsSync(usr)) return usr;
-  return join(root, 'var/lib/dpkg');
+/**
+ * The capabilities dpkg and the maintainer scripts keep (all others are
+ * dropped; bubblewrap also sets no_new_privs, so no exec, of a setuid program
+ * or of anything as root, gives one back): owning
+ * and moding files of any owner (CHOWN, FOWNER, FSETID, DAC_OVERRIDE,
+ * DAC_READ_SEARCH), running a command as another user or group (SETUID,
+ * SETGID: su, runuser, setpriv), and file capabilities (SETFCAP: setcap in
+ * a postinst, e.g. ping's). Not kept: MKNOD (packages ship no device nodes;
+ * /dev is bubblewrap's own), SYS_ADMIN (no mounts), NET_* (no network), KILL,
+ * SYS_CHROOT, SYS_MODULE, SYS_TIME and the rest: nothing a package's
+ * configuration of a tree that is not running needs.
+ */
+export const SCRIPT_CAPABILITIES: readonly string[] = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_DAC_READ_SEARCH',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_SETUID',
+  'CAP_SETGID',
+  'CAP_SETFCAP',
+];
+
+/** bwrap arguments (after baseIsolation) that leave only SCRIPT_CAPABILITIES. */
+export function scriptCapabilityArgs(): string[] {
+  return ['--cap-drop', 'ALL', ...SCRIPT_CAPABILITIES.flatMap((c) => ['--cap-add', c])];
 }
 
 /**

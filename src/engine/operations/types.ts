@@ -24,6 +24,8 @@ export interface OperationResult {
   deployment?: string;
   /** The caller asked for a reboot and the change needs one. */
   rebootRequested?: boolean;
+  /** What the runner did about that reboot ("Rebooting", or why not), for the user. */
+  rebootNote?: string;
 }
 
 /** Options shared by every operation that makes a new deployment. */
@@ -45,6 +47,8 @@ export interface UpgradeOptions extends DeployOptions {
   preview?: boolean;
   downloadOnly?: boolean;
   allowDowngrade?: boolean;
+  /** deploy: accept a commit that is not in the history of the origin's ref. */
+  skipBranchCheck?: boolean;
 }
 
 export type CleanupTarget = 'pending' | 'rollback' | 'base' | 'repomd';
@@ -75,35 +79,8 @@ export type OperationRequest =
   | { kind: 'initramfs'; enable: boolean; args: string[]; options: { reboot?: boolean } }
   | { kind: 'cleanup'; what: CleanupTarget[]; options: Record<string, never> }
   | { kind: 'pin'; index: number; unpin: boolean; options: Record<string, never> }
-  /** Issue 6. mode/scope: the daemon's configuration in force when absent (the daemon fills them; in-process: the config file). */
+  /** mode/scope: the daemon's configuration in force when absent (the daemon fills them; in-process: the config file). */
   | { kind: 'automatic-update'; options: { mode?: 'none' | 'check' | 'stage'; scope?: 'full' | 'security' } };
 
 export type OperationKind = OperationRequest['kind'];
 
-/** Human title of a request, for transaction titles and logs. */
-export function describeRequest(r: OperationRequest): string {
-  switch (r.kind) {
-    case 'install':
-      return `install ${r.packages.join(' ')}`;
-    case 'uninstall':
-      return r.all ? 'uninstall --all' : `uninstall ${r.packages.join(' ')}`;
-    case 'override-remove':
-      return `override remove ${r.packages.join(' ')}`;
-    case 'override-replace':
-      return `override replace ${r.debs.join(' ')}`;
-    case 'override-reset':
-      return r.all ? 'override reset --all' : `override reset ${r.packages.join(' ')}`;
-    case 'deploy':
-      return `deploy ${r.revision}`;
-    case 'rebase':
-      return `rebase ${r.refspec}`;
-    case 'kargs':
-      return 'kargs';
-    case 'initramfs':
-      return r.enable ? 'initramfs --enable' : 'initramfs --disable';
-    case 'cleanup':
-      return `cleanup ${r.what.join(' ')}`;
-    default:
-      return r.kind;
-  }
-}

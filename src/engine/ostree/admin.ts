@@ -1,6 +1,7 @@
 /**
  * `ostree admin` and the few repository commands a sysroot needs, through the
- * real `ostree` command. Every call names the sysroot explicitly.
+ * real `ostree` command. Every call names the sysroot explicitly. Refs are
+ * resolved by ./repo.ts (revParse).
  */
 import { run } from '../exec';
 
@@ -96,10 +97,4 @@ export async function pullLocal(repo: string, from: string, refs: string[], opts
   if (opts.remote) args.push(`--remote=${opts.remote}`);
   args.push(from, ...refs);
   await ostree(args, `copying ${refs.join(' ')} from ${from}`, opts);
-}
-
-/** Resolve a ref or revision in `repo` to a checksum; undefined when it does not exist. */
-export async function revParse(repo: string, rev: string, opts: AdminRunOpts = {}): Promise<string | undefined> {
-  const r = await run('ostree', ['rev-parse', `--repo=${repo}`, rev], { errorCode: 'ostree', okCodes: [1], signal: opts.signal });
-  return r.code === 0 ? r.stdout.trim() : undefined;
 }

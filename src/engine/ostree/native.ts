@@ -62,7 +62,9 @@ interface Addon {
 
 let cached: Addon | undefined;
 
-const ROOT = resolve(__dirname, '..', '..', '..', '..');
+// The program's top directory: this file is dist/src/engine/ostree/native.js (tsc), or part of a
+// bundle dist/bundle/NAME.js (scripts/bundle.mjs); the addon is under native/ either way.
+const ROOT = resolve(__dirname, ...(__filename.endsWith(join('ostree', 'native.js')) ? ['..', '..', '..', '..'] : ['..', '..']));
 const CANDIDATES = [
   join(ROOT, 'native', 'build', 'Release', 'ostree_addon.node'),
   join(ROOT, 'native', 'build', 'Debug', 'ostree_addon.node'),
@@ -78,6 +80,8 @@ export function addon(): Addon {
     });
   }
   try {
+    // The one dynamic load of the code base: the addon is a compiled .node file
+    // found at run time (Release or Debug build), which `import` cannot name.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     cached = require(path) as Addon;
   } catch (e) {

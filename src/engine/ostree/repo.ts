@@ -1,12 +1,14 @@
 /**
- * OSTree repositories through the `ostree` command: create, commit, read
- * refs and commit metadata, check out. Shared by compose, layering, updates.
+ * OSTree repositories through the `ostree` command: create, commit, resolve
+ * refs, check out; commit metadata is read through the addon (./native.ts),
+ * which gives typed values. Shared by compose, layering, updates.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
 import { run } from '../exec';
-import { META_PACKAGES, type PackageRecord } from './metadata';
+import { META_PACKAGES, parsePackageList, type PackageRecord } from './metadata';
+import { commitInfo } from './native';
 
 export type RepoMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
 
@@ -29,7 +31,6 @@ export async function initRepo(repo: string, mode: RepoMode = 'archive'): Promis
       });
     }
     if (isRepo(repo)) return false;
-    const { readdirSync } = await import('node:fs');
     if (readdirSync(repo).length > 0) {
       throw new AptOstreeError('usage', `${repo} is a non-empty directory that is not an OSTree repository`, {
         hint: 'give an existing repository, or a path that does not exist yet',
@@ -40,9 +41,21 @@ export async function initRepo(repo: string, mode: RepoMode = 'archive'): Promis
   return true;
 }
 
-/** Checksum of a ref or revision, or undefined when it does not exist. */
-export async function revParse(repo: string, rev: string): Promise<string | undefined> {
-  const r = await run('ostree', ['rev-parse', `--repo=${repo}`, rev], { okCodes: [1], errorCode: 'ostree', what: `resolving ${rev}` });
+/**
+ * Checksum of a ref or revision (checksum, ref, remote:ref, REV^), or
+ * undefined when the repository has no such thing. A revision that is empty,
+ * could pass for an option or has blanks is refused as a usage error.
+ */
+export async function revParse(repo: string, rev: string, opts: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+  if (rev === '' || rev.startsWith('-') || /[\s\0]/.test(rev)) {
+    throw new AptOstreeError('usage', `invalid revision ${JSON.stringify(rev)}`);
+  }
+  const r = await run('ostree', ['rev-parse', `--repo=${repo}`, rev], {
+    okCodes: [1],
+    errorCode: 'ostree',
+    what: `resolving ${rev}`,
+    signal: opts.signal,
+  });
   if (r.code !== 0) return undefined;
   const c = r.stdout.trim();
   return /^[0-9a-f]{64}$/.test(c) ? c : undefined;
@@ -60,105 +73,19 @@ export async function listRefs(repo: string): Promise<string[]> {
 
 /**
  * One metadata value of a commit as a string, or undefined when the key is
- * absent. Strings come back unquoted; other GVariant types as their text.
+ * absent: strings as they are, other values as their text (lists as JSON).
  */
 export async function readCommitMetadataString(repo: string, rev: string, key: string): Promise<string | undefined> {
-  const r = await run('ostree', ['show', `--repo=${repo}`, `--print-metadata-key=${key}`, rev], {
-    okCodes: [1],
-    errorCode: 'ostree',
-    what: `reading ${key} of ${rev}`,
-  });
-  if (r.code !== 0) {
-    if (/No such metadata key|not found/i.test(r.stderr)) return undefined;
-    throw new AptOstreeError('ostree', `cannot read metadata ${key} of ${rev} in ${repo}`, { details: r.stderr.trim() });
-  }
-  return parseGVariantText(r.stdout.trim());
-}
-
-/**
- * Parse GVariant text as printed by ostree (g_variant_print): a string
- * literal ('...' or "..."), possibly wrapped as <...> or typed "@s '...'".
- * Anything else is returned as printed.
- */
-export function parseGVariantText(text: string): string {
-  let t = text.trim();
-  if (t.startsWith('<') && t.endsWith('>')) t = t.slice(1, -1).trim();
-  if (t.startsWith('@s ')) t = t.slice(3).trim();
-  const q = t[0];
-  if ((q !== "'" && q !== '"') || t.length < 2 || t[t.length - 1] !== q) return t;
-  let out = '';
-  for (let i = 1; i < t.length - 1; i++) {
-    const c = t[i];
-    if (c !== '\\') {
-      out += c;
-      continue;
-    }
-    const n = t[++i];
-    switch (n) {
-      case 'n':
-        out += '\n';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 'b':
-        out += '\b';
-        break;
-      case 'f':
-        out += '\f';
-        break;
-      case 'v':
-        out += '\v';
-        break;
-      case 'a':
-        out += '\x07';
-        break;
-      case 'u':
-        out += String.fromCodePoint(parseInt(t.slice(i + 1, i + 5), 16));
-        i += 4;
-        break;
-      case 'U':
-        out += String.fromCodePoint(parseInt(t.slice(i + 1, i + 9), 16));
-        i += 8;
-        break;
-      default:
-        if (n !== undefined && /[0-7]/.test(n)) {
-          let oct = n;
-          while (oct.length < 3 && /[0-7]/.test(t[i + 1] ?? '')) oct += t[++i];
-          out += String.fromCharCode(parseInt(oct, 8));
-        } else {
-          out += n ?? '';
-        }
-    }
-  }
-  return out;
+  const v = commitInfo(repo, rev).metadata[key];
+  if (v === undefined) return undefined;
+  return typeof v === 'string' ? v : Array.isArray(v) ? JSON.stringify(v) : String(v);
 }
 
 /** The installed packages recorded in a commit's metadata (META_PACKAGES), [] when absent. */
 export async function readPackages(repo: string, rev: string): Promise<PackageRecord[]> {
   const s = await readCommitMetadataString(repo, rev, META_PACKAGES);
   if (s === undefined) return [];
-  return parsePackagesJson(s, `${rev} in ${repo}`);
-}
-
-export function parsePackagesJson(s: string, what: string): PackageRecord[] {
-  let v: unknown;
-  try {
-    v = JSON.parse(s);
-  } catch {
-    throw new AptOstreeError('ostree', `the package list of ${what} is not valid JSON`);
-  }
-  if (!Array.isArray(v)) throw new AptOstreeError('ostree', `the package list of ${what} is not a list`);
-  return v.map((e: unknown) => {
-    if (!Array.isArray(e) || e.length !== 3 || !e.every((x) => typeof x === 'string')) {
-      throw new AptOstreeError('ostree', `the package list of ${what} has a malformed entry`);
-    }
-    const [name, version, arch] = e as [string, string, string];
-    return { name, version, arch };
-  });
+  return parsePackageList(s, `${rev} in ${repo}`);
 }
 
 /** Encode packages for META_PACKAGES: sorted by name, then architecture. */

@@ -5,7 +5,8 @@
  */
 import { AptOstreeError } from '../errors';
 import type { PackageRecord } from '../ostree/metadata';
-import type { Deployment, Sysroot } from '../sysroot';
+import { revParse } from '../ostree/repo';
+import { loadSysroot, type Deployment, type Sysroot } from '../sysroot';
 import { readCommit, readCommitPackages } from './commits';
 import { diffPackages, type PackageDiff } from './pkgdiff';
 
@@ -26,16 +27,7 @@ export interface DbDiffResult {
   diff: PackageDiff;
 }
 
-async function load(sysroot: string): Promise<Sysroot> {
-  const { loadSysroot } = await import('../sysroot');
-  return loadSysroot(sysroot);
-}
-
 async function resolve(sys: Sysroot, rev: string): Promise<DbCommit> {
-  if (rev === '' || rev.startsWith('-') || /[\s\0]/.test(rev)) {
-    throw new AptOstreeError('usage', `invalid revision ${JSON.stringify(rev)}`);
-  }
-  const { revParse } = await import('../ostree/admin');
   const csum = await revParse(sys.repoPath, rev);
   if (!csum) {
     throw new AptOstreeError('not-found', `unknown revision "${rev}" in ${sys.repoPath}`, {
@@ -51,7 +43,7 @@ function ofDeployment(d: Deployment, label: string): DbCommit {
 }
 
 export async function dbList(sysroot: string, revs: readonly string[]): Promise<DbListEntry[]> {
-  const sys = await load(sysroot);
+  const sys = await loadSysroot(sysroot);
   let commits: DbCommit[];
   if (revs.length > 0) {
     commits = [];
@@ -76,7 +68,7 @@ export async function dbList(sysroot: string, revs: readonly string[]): Promise<
  * default. With one revision: that against the booted (or default) deployment.
  */
 export async function dbDiff(sysroot: string, from?: string, to?: string): Promise<DbDiffResult> {
-  const sys = await load(sysroot);
+  const sys = await loadSysroot(sysroot);
   let a: DbCommit;
   let b: DbCommit;
   if (from !== undefined && to !== undefined) {

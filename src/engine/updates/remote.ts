@@ -33,7 +33,7 @@ export function validateRemoteName(name: string): void {
 }
 
 export function validateRefName(ref: string): void {
-  if (ref === '' || ref.startsWith('-') || ref.startsWith('/') || ref.endsWith('/') || /\.\.|\/\/|[\s~^:*?\[\\]/.test(ref)) {
+  if (ref === '' || ref.startsWith('-') || ref.startsWith('/') || ref.endsWith('/') || /\.\.|\/\/|[\s~^:*?[\\]/.test(ref)) {
     throw new AptOstreeError('usage', `invalid ref "${ref}"`, { hint: 'a ref looks like debian/bookworm/x86_64/base' });
   }
 }
@@ -95,6 +95,46 @@ export async function pull(ctx: PullContext, repo: string, remote: string, what:
   }
 }
 
+/** What ostree and libcurl say when a server sent damaged data. */
+const CORRUPT_RE = new RegExp(
+  [
+    'Corrupted',
+    'checksum expected',
+    'Invalid checksum',
+    'corrupt',
+    'Unexpected EOF',
+    'incorrect header',
+    'invalid (stored|distance|code|block)',
+    'Error decompressing',
+    'zlib',
+    'data error',
+  ].join('|'),
+  'i',
+);
+
+/** What ostree and libcurl say when the server could not be reached or the transfer broke off. */
+const NETWORK_RE = new RegExp(
+  [
+    'While fetching [^\\n]*: \\[\\d+\\]',
+    'Server returned nothing',
+    'Connection refused',
+    "Couldn't connect",
+    'Could not connect',
+    'Timeout',
+    'timed out',
+    'Server returned status 0',
+    'Empty reply',
+    'transfer closed',
+    'Recv failure',
+    'Connection reset',
+    'Failure when receiving',
+    'partial file',
+    "Couldn't resolve",
+    'Error receiving data',
+  ].join('|'),
+  'i',
+);
+
 /** Turn the text of a failed `ostree pull` into an error a user can act on. */
 export function classifyPullError(e: unknown, where: { remote: string; url: string; what: string; label?: string }): unknown {
   if (!(e instanceof AptOstreeError) || e.code === 'cancelled') return e;
@@ -108,21 +148,22 @@ export function classifyPullError(e: unknown, where: { remote: string; url: stri
       `the signature of ${name} from the remote "${where.remote}" does not verify; nothing was deployed`,
       {
         details: (e.details ?? '').replace(/^error:\s*/gm, '').trim() || undefined,
-        hint: `the remote requires signed commits (gpg-verify or sign-verify in its configuration): check that the server signs its commits with a key this remote trusts (ostree remote gpg-import --repo=SYSROOT/ostree/repo ${where.remote} KEYFILE)`,
+        hint:
+          'the remote requires signed commits (gpg-verify or sign-verify in its configuration): ' +
+          'check that the server signs its commits with a key this remote trusts ' +
+          `(ostree remote gpg-import --repo=SYSROOT/ostree/repo ${where.remote} KEYFILE)`,
       },
     );
   }
-  if (
-    /Corrupted|checksum expected|Invalid checksum|corrupt|Unexpected EOF|incorrect header|invalid (stored|distance|code|block)|Error decompressing|zlib|data error/i.test(
-      text,
-    )
-  ) {
+  if (CORRUPT_RE.test(text)) {
     return new AptOstreeError(
       'ostree',
       `the remote "${where.remote}" (${where.url}) served corrupt objects for ${name}; nothing was deployed`,
       {
         details: line(/Corrupted|checksum|corrupt|Unexpected EOF|header|invalid|decompress|zlib|data error/i) || e.details,
-        hint: 'the server\'s repository is damaged or something between changes the data; try again later or ask its administrator to run "ostree fsck" on it',
+        hint:
+          "the server's repository is damaged or something between changes the data; " +
+          'try again later or ask its administrator to run "ostree fsck" on it',
       },
     );
   }
@@ -140,11 +181,7 @@ export function classifyPullError(e: unknown, where: { remote: string; url: stri
       },
     );
   }
-  if (
-    /While fetching [^\n]*: \[\d+\]|Server returned nothing|Connection refused|Couldn't connect|Could not connect|Timeout|timed out|Server returned status 0|Empty reply|transfer closed|Recv failure|Connection reset|Failure when receiving|partial file|Couldn't resolve|Error receiving data/i.test(
-      text,
-    )
-  ) {
+  if (NETWORK_RE.test(text)) {
     return new AptOstreeError(
       'network',
       `could not download ${name} from the remote "${where.remote}" (${where.url}); nothing was deployed`,

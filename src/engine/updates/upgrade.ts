@@ -2,67 +2,27 @@
  * Following the base from its remote: upgrade (newest commit of the origin's
  * refspec), deploy (a given checksum or version, pinned in the origin as
  * override-commit), rebase (another ref, layering kept), and the initramfs
- * switch. Each fetches what it needs into the sysroot's repository, applies
- * the deployment's layering again on the new base, and writes one new
- * deployment; any failure before that leaves the sysroot's deployments as
- * they were.
+ * switch. Each fetches what it needs into the sysroot's repository and
+ * hands the new origin and base to the deployment pipeline
+ * (../deployment/pipeline.ts), which applies the layering again on the new
+ * base and writes one new deployment; any failure before that leaves the
+ * sysroot's deployments as they were.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AptOstreeError } from '../errors';
+import { changeOrigin, loadMergeState, type Deployed, type MergeState } from '../deployment/pipeline';
+import { revParse } from '../ostree/repo';
 import type { OperationContext, OperationResult, UpgradeOptions } from '../operations/types';
-import { hasLayering, splitRefspec, type Origin } from '../origin';
+import { splitRefspec } from '../origin';
 import { task } from '../progress';
-import type { Deployment, Sysroot } from '../sysroot';
+import { withSysrootLock, type Sysroot } from '../sysroot';
 import { readCommit, readCommitPackages, type CommitSummary } from './commits';
 import { diffPackages, formatDiff, isEmptyDiff, type PackageDiff } from './pkgdiff';
 import { pull, validateRefName, validateRemoteName } from './remote';
 
 // ---------------------------------------------------------------------------
 // Shared steps
-
-export interface MergeState {
-  sys: Sysroot;
-  osname: string;
-  /** The deployment whose origin the new one starts from (the osname's first). */
-  merge: Deployment;
-  origin: Origin;
-}
-
-async function sysrootModule(): Promise<typeof import('../sysroot')> {
-  return import('../sysroot');
-}
-
-export async function loadMergeState(ctx: OperationContext): Promise<MergeState> {
-  const { loadSysroot } = await sysrootModule();
-  const sys = await loadSysroot(ctx.sysroot);
-  const osname = ctx.osname ?? sys.booted?.osname ?? sys.defaultDeployment?.osname;
-  const merge = sys.deployments.find((d) => d.osname === osname);
-  if (!merge || osname === undefined) {
-    throw new AptOstreeError(
-      'not-found',
-      `the sysroot ${sys.path} has no deployment${ctx.osname ? ` of the stateroot ${ctx.osname}` : ''}`,
-      {
-        hint: 'make one with "apt-ostree compose sysroot"',
-      },
-    );
-  }
-  if (!merge.origin) {
-    throw new AptOstreeError(
-      'invalid-config',
-      `the deployment ${merge.checksum}.${merge.serial} has no usable origin: ${merge.originError ?? 'unknown'}`,
-      {
-        hint: `fix ${merge.originPath}, or deploy with "apt-ostree rebase REMOTE:REF"`,
-      },
-    );
-  }
-  return { sys, osname, merge, origin: merge.origin };
-}
-
-async function revParse(repo: string, rev: string): Promise<string | undefined> {
-  const { revParse: rp } = await import('../ostree/admin');
-  return rp(repo, rev);
-}
 
 function isPartial(repo: string, checksum: string): boolean {
   return existsSync(join(repo, 'state', `${checksum}.commitpartial`));
@@ -126,20 +86,6 @@ async function fetchContent(
   );
 }
 
-/** The commit to deploy for `origin` on `baseCommit`: the base itself, or a client commit with the layering on top. */
-export async function deploymentCommit(
-  ctx: OperationContext,
-  sys: Sysroot,
-  baseCommit: string,
-  origin: Origin,
-  opts: { cacheOnly?: boolean } = {},
-): Promise<string> {
-  if (!hasLayering(origin) && !origin.initramfsRegenerate) return baseCommit;
-  const { buildDeploymentCommit } = await import('../layering/assemble');
-  const r = await buildDeploymentCommit(ctx, { sysroot: sys, baseCommit, origin, cacheOnly: opts.cacheOnly });
-  return r.commit;
-}
-
 /** Is `target` older than `current` (a downgrade)? By timestamp, and by ancestry when they tie. */
 export async function isDowngrade(repo: string, current: CommitSummary, target: CommitSummary): Promise<boolean> {
   if (target.checksum === current.checksum) return false;
@@ -157,6 +103,9 @@ export function formatTimestamp(t: number): string {
 }
 
 const short = (c: string): string => c.slice(0, 12);
+const versionOf = (c: CommitSummary): string => (c.version ? ` (version ${c.version})` : '');
+/** "3f2a1b0c9d8e (version 2.0) of 2024-05-01T10:00:00Z" */
+const describeCommit = (c: CommitSummary): string => `${short(c.checksum)}${versionOf(c)} of ${formatTimestamp(c.timestamp)}`;
 
 function diffCounts(d: PackageDiff): string {
   const parts: string[] = [];
@@ -176,14 +125,9 @@ async function baseDiff(repo: string, from: string, to: string): Promise<Package
   }
 }
 
-async function deployOn(ctx: OperationContext, st: MergeState, base: string, origin: Origin, cacheOnly?: boolean): Promise<string> {
-  const commit = await task(ctx.progress, 'Assembling the deployment', () => deploymentCommit(ctx, st.sys, base, origin, { cacheOnly }));
-  const { writeNewDeployment } = await sysrootModule();
-  return task(ctx.progress, 'Writing the deployment', () => writeNewDeployment(ctx, st.sys, { osname: st.osname, commit, origin }));
-}
-
-function deployedSummary(st: MergeState, deployed: string, target: CommitSummary, extra: string): string {
-  const how = st.sys.booted ? 'Staged deployment' : 'Deployed';
+function deployedSummary(d: Deployed, target: CommitSummary, extra: string): string {
+  const deployed = d.checksum;
+  const how = d.staged ? 'Staged deployment' : 'Deployed';
   const v = target.version ? ` (version ${target.version})` : '';
   const on = deployed === target.checksum ? '' : ` (layered on base ${short(target.checksum)})`;
   return `${how} ${short(deployed)}${v}${on}${extra ? `\n${extra}` : ''}`;
@@ -205,11 +149,6 @@ export interface UpdateCheck {
   downgrade: boolean;
   refspec: string;
   current: CommitSummary;
-}
-
-async function withLock<T>(ctx: OperationContext, fn: () => Promise<T>): Promise<T> {
-  const { withSysrootLock } = await sysrootModule();
-  return withSysrootLock(ctx.sysroot, fn);
 }
 
 async function checkLocked(
@@ -243,7 +182,7 @@ async function checkLocked(
  * its commit object only (no content is downloaded). For automatic updates.
  */
 export async function checkForUpdate(ctx: OperationContext, opts: { cacheOnly?: boolean } = {}): Promise<UpdateCheck> {
-  return withLock(ctx, async () => {
+  return withSysrootLock(ctx.sysroot, async () => {
     const st = await loadMergeState(ctx);
     const { target: _t, ...r } = await checkLocked(ctx, st, opts);
     void _t;
@@ -276,39 +215,44 @@ function describeCheck(c: UpdateCheck, preview: boolean): string {
 }
 
 export async function runUpgrade(ctx: OperationContext, opts: UpgradeOptions): Promise<OperationResult> {
-  return withLock(ctx, async () => {
-    const st = await loadMergeState(ctx);
-    const c = await checkLocked(ctx, st, { cacheOnly: opts.cacheOnly });
-    if (opts.check || opts.preview) {
-      return { changed: c.available && (!c.downgrade || !!opts.allowDowngrade), summary: describeCheck(c, !!opts.preview) };
-    }
-    if (!c.available) return { changed: false, summary: 'No upgrade available.' };
-    const target = c.target;
-    if (c.downgrade && !opts.allowDowngrade) {
-      throw new AptOstreeError(
-        'usage',
-        `the remote's ${c.refspec} is ${short(target.checksum)}${target.version ? ` (version ${target.version})` : ''} of ${formatTimestamp(target.timestamp)}, older than the current base ${short(c.current.checksum)}${c.current.version ? ` (version ${c.current.version})` : ''} of ${formatTimestamp(c.current.timestamp)}: refusing to downgrade; nothing was deployed`,
-        { hint: 'pass --allow-downgrade to deploy it anyway' },
-      );
-    }
-    const { remote } = splitRefspec(c.refspec);
-    await fetchContent(ctx, st.sys, remote, target.checksum, opts.cacheOnly, c.refspec);
-    if (opts.downloadOnly) {
+  return changeOrigin(
+    ctx,
+    async (st) => {
+      const c = await checkLocked(ctx, st, { cacheOnly: opts.cacheOnly });
+      if (opts.check || opts.preview) {
+        return { changed: c.available && (!c.downgrade || !!opts.allowDowngrade), summary: describeCheck(c, !!opts.preview) };
+      }
+      if (!c.available) return { changed: false, summary: 'No upgrade available.' };
+      const target = c.target;
+      if (c.downgrade && !opts.allowDowngrade) {
+        throw new AptOstreeError(
+          'usage',
+          `the remote's ${c.refspec} is ${describeCommit(target)}, older than the current base ${describeCommit(c.current)}: ` +
+            'refusing to downgrade; nothing was deployed',
+          { hint: 'pass --allow-downgrade to deploy it anyway' },
+        );
+      }
+      const { remote } = splitRefspec(c.refspec);
+      await fetchContent(ctx, st.sys, remote, target.checksum, opts.cacheOnly, c.refspec);
+      if (opts.downloadOnly) {
+        return {
+          changed: false,
+          summary: `Downloaded ${short(target.checksum)}${versionOf(target)}; not deployed (--download-only).`,
+        };
+      }
+      if (opts.dryRun) return { changed: false, summary: describeCheck(c, true) };
       return {
-        changed: false,
-        summary: `Downloaded ${short(target.checksum)}${target.version ? ` (version ${target.version})` : ''}; not deployed (--download-only).`,
+        change: { origin: { ...st.origin, overrideCommit: undefined }, base: target.checksum, cacheOnly: opts.cacheOnly },
+        result: (d) => ({
+          changed: true,
+          deployment: d.checksum,
+          rebootRequested: !!opts.reboot,
+          summary: deployedSummary(d, target, c.diff ? formatDiff(c.diff) : ''),
+        }),
       };
-    }
-    if (opts.dryRun) return { changed: false, summary: describeCheck(c, true) };
-    const origin: Origin = { ...st.origin, overrideCommit: undefined };
-    const deployed = await deployOn(ctx, st, target.checksum, origin, opts.cacheOnly);
-    return {
-      changed: true,
-      deployment: deployed,
-      rebootRequested: !!opts.reboot,
-      summary: deployedSummary(st, deployed, target, c.diff ? formatDiff(c.diff) : ''),
-    };
-  });
+    },
+    { osname: opts.osname },
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -338,50 +282,79 @@ async function findVersion(repo: string, head: string, version: string): Promise
   return undefined;
 }
 
+/**
+ * Refuse a checksum that is not in the history of the origin's ref (as
+ * rpm-ostree does unless --skip-branch-check): the history's commit objects
+ * are fetched first (metadata only).
+ */
+async function checkInHistory(ctx: OperationContext, st: MergeState, checksum: string, cacheOnly?: boolean): Promise<void> {
+  const { remote, ref } = splitRefspec(st.origin.refspec);
+  if (remote && !cacheOnly) {
+    validateRemoteName(remote);
+    await task(ctx.progress, `Fetching the history of ${st.origin.refspec}`, () =>
+      pull(ctx, st.sys.repoPath, remote, ref, { commitMetadataOnly: true, depth: -1 }),
+    );
+  }
+  const head = await revParse(st.sys.repoPath, st.origin.refspec);
+  let c: CommitSummary | undefined = head ? await readCommit(st.sys.repoPath, head).catch(() => undefined) : undefined;
+  for (let i = 0; c && i < 100000; i++) {
+    if (c.checksum === checksum) return;
+    if (!c.parent) break;
+    c = await readCommit(st.sys.repoPath, c.parent).catch(() => undefined);
+  }
+  throw new AptOstreeError('not-found', `Checksum ${checksum} not found in ${st.origin.refspec}; nothing was deployed`, {
+    hint: `deploy takes commits of the deployment's own ref; to follow another ref use "apt-ostree rebase REMOTE:REF", or pass --skip-branch-check to deploy this commit anyway${cacheOnly ? ' (with --cache-only only the history already downloaded is searched)' : ''}`,
+  });
+}
+
 export async function runDeploy(ctx: OperationContext, revision: string, opts: UpgradeOptions): Promise<OperationResult> {
   const spec = parseRevision(revision);
-  return withLock(ctx, async () => {
-    const st = await loadMergeState(ctx);
-    const { remote, ref } = splitRefspec(st.origin.refspec);
-    let checksum: string;
-    if ('version' in spec) {
-      if (remote && !opts.cacheOnly) {
-        validateRemoteName(remote);
-        await task(ctx.progress, `Fetching the history of ${st.origin.refspec}`, () =>
-          pull(ctx, st.sys.repoPath, remote, ref, { commitMetadataOnly: true, depth: -1 }),
-        );
+  return changeOrigin(
+    ctx,
+    async (st) => {
+      const { remote, ref } = splitRefspec(st.origin.refspec);
+      let checksum: string;
+      if ('version' in spec) {
+        if (remote && !opts.cacheOnly) {
+          validateRemoteName(remote);
+          await task(ctx.progress, `Fetching the history of ${st.origin.refspec}`, () =>
+            pull(ctx, st.sys.repoPath, remote, ref, { commitMetadataOnly: true, depth: -1 }),
+          );
+        }
+        const head = await revParse(st.sys.repoPath, st.origin.refspec);
+        const found = head ? await findVersion(st.sys.repoPath, head, spec.version) : undefined;
+        if (!found) {
+          throw new AptOstreeError(
+            'not-found',
+            `version ${spec.version} was not found in the history of ${st.origin.refspec}; nothing was deployed`,
+            {
+              hint: `the versions of a ref are listed by "ostree log --repo=SYSROOT/ostree/repo ${st.origin.refspec}" (after a pull)`,
+            },
+          );
+        }
+        checksum = found;
+      } else {
+        checksum = spec.checksum;
+        if (!opts.skipBranchCheck) await checkInHistory(ctx, st, checksum, opts.cacheOnly);
       }
-      const head = await revParse(st.sys.repoPath, st.origin.refspec);
-      const found = head ? await findVersion(st.sys.repoPath, head, spec.version) : undefined;
-      if (!found) {
-        throw new AptOstreeError(
-          'not-found',
-          `version ${spec.version} was not found in the history of ${st.origin.refspec}; nothing was deployed`,
-          {
-            hint: `the versions of a ref are listed by "ostree log --repo=SYSROOT/ostree/repo ${st.origin.refspec}" (after a pull)`,
-          },
-        );
-      }
-      checksum = found;
-    } else {
-      checksum = spec.checksum;
-    }
-    await fetchContent(ctx, st.sys, remote, checksum, opts.cacheOnly, st.origin.refspec);
-    const target = await readCommit(st.sys.repoPath, checksum);
-    if (target.checksum === st.merge.baseChecksum && st.origin.overrideCommit === checksum) {
-      return { changed: false, summary: `Already on ${short(checksum)}; nothing to do.` };
-    }
-    if (opts.dryRun) return { changed: false, summary: `Would deploy ${checksum}` };
-    const origin: Origin = { ...st.origin, overrideCommit: checksum };
-    const diff = await baseDiff(st.sys.repoPath, st.merge.baseChecksum, checksum);
-    const deployed = await deployOn(ctx, st, checksum, origin, opts.cacheOnly);
-    return {
-      changed: true,
-      deployment: deployed,
-      rebootRequested: !!opts.reboot,
-      summary: deployedSummary(st, deployed, target, diff ? formatDiff(diff) : ''),
-    };
-  });
+      await fetchContent(ctx, st.sys, remote, checksum, opts.cacheOnly, st.origin.refspec);
+      const target = await readCommit(st.sys.repoPath, checksum);
+      // Already the merge deployment's base: deploy would change nothing else of the origin's requests.
+      if (target.checksum === st.merge.baseChecksum) return { changed: false, summary: 'No change.' };
+      if (opts.dryRun) return { changed: false, summary: `Would deploy ${checksum}` };
+      const diff = await baseDiff(st.sys.repoPath, st.merge.baseChecksum, checksum);
+      return {
+        change: { origin: { ...st.origin, overrideCommit: checksum }, base: checksum, cacheOnly: opts.cacheOnly },
+        result: (d) => ({
+          changed: true,
+          deployment: d.checksum,
+          rebootRequested: !!opts.reboot,
+          summary: deployedSummary(d, target, diff ? formatDiff(diff) : ''),
+        }),
+      };
+    },
+    { osname: opts.osname },
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -408,27 +381,31 @@ export function rebaseTarget(current: string, arg: string): string {
 }
 
 export async function runRebase(ctx: OperationContext, arg: string, opts: UpgradeOptions): Promise<OperationResult> {
-  return withLock(ctx, async () => {
-    const st = await loadMergeState(ctx);
-    const refspec = rebaseTarget(st.origin.refspec, arg);
-    const csum = await fetchRefspec(ctx, st.sys, refspec, { content: true, cacheOnly: opts.cacheOnly });
-    const { remote } = splitRefspec(refspec);
-    await fetchContent(ctx, st.sys, remote, csum, opts.cacheOnly, refspec);
-    const target = await readCommit(st.sys.repoPath, csum);
-    if (refspec === st.origin.refspec && csum === st.merge.baseChecksum && !st.origin.overrideCommit) {
-      return { changed: false, summary: `Already on ${refspec} at ${short(csum)}; nothing to do.` };
-    }
-    if (opts.dryRun) return { changed: false, summary: `Would rebase to ${refspec} (${csum})` };
-    const origin: Origin = { ...st.origin, refspec, overrideCommit: undefined };
-    const diff = await baseDiff(st.sys.repoPath, st.merge.baseChecksum, csum);
-    const deployed = await deployOn(ctx, st, csum, origin, opts.cacheOnly);
-    return {
-      changed: true,
-      deployment: deployed,
-      rebootRequested: !!opts.reboot,
-      summary: `Rebased to ${refspec}\n${deployedSummary(st, deployed, target, diff ? formatDiff(diff) : '')}`,
-    };
-  });
+  return changeOrigin(
+    ctx,
+    async (st) => {
+      const refspec = rebaseTarget(st.origin.refspec, arg);
+      const csum = await fetchRefspec(ctx, st.sys, refspec, { content: true, cacheOnly: opts.cacheOnly });
+      const { remote } = splitRefspec(refspec);
+      await fetchContent(ctx, st.sys, remote, csum, opts.cacheOnly, refspec);
+      const target = await readCommit(st.sys.repoPath, csum);
+      if (refspec === st.origin.refspec && csum === st.merge.baseChecksum && !st.origin.overrideCommit) {
+        return { changed: false, summary: `Already on ${refspec} at ${short(csum)}; nothing to do.` };
+      }
+      if (opts.dryRun) return { changed: false, summary: `Would rebase to ${refspec} (${csum})` };
+      const diff = await baseDiff(st.sys.repoPath, st.merge.baseChecksum, csum);
+      return {
+        change: { origin: { ...st.origin, refspec, overrideCommit: undefined }, base: csum, cacheOnly: opts.cacheOnly },
+        result: (d) => ({
+          changed: true,
+          deployment: d.checksum,
+          rebootRequested: !!opts.reboot,
+          summary: `Rebased to ${refspec}\n${deployedSummary(d, target, diff ? formatDiff(diff) : '')}`,
+        }),
+      };
+    },
+    { osname: opts.osname },
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -444,8 +421,7 @@ export async function runInitramfs(
     if (a === '' || /[\n\0]/.test(a)) throw new AptOstreeError('usage', `invalid dracut argument ${JSON.stringify(a)}`);
   }
   if (!enable && args.length > 0) throw new AptOstreeError('usage', '--arg only goes with --enable');
-  return withLock(ctx, async () => {
-    const st = await loadMergeState(ctx);
+  return changeOrigin(ctx, async (st) => {
     const o = st.origin;
     if (!enable && !o.initramfsRegenerate) {
       throw new AptOstreeError('no-change', 'initramfs regeneration is not enabled; nothing to do', {
@@ -455,16 +431,17 @@ export async function runInitramfs(
     if (enable && o.initramfsRegenerate && o.initramfsArgs.join('\0') === args.join('\0')) {
       return { changed: false, summary: 'Initramfs regeneration is already enabled with these arguments; nothing to do.' };
     }
-    const origin: Origin = { ...o, initramfsRegenerate: enable, initramfsArgs: enable ? [...args] : [] };
-    const deployed = await deployOn(ctx, st, st.merge.baseChecksum, origin);
     const what = enable
       ? `Initramfs regeneration enabled${args.length ? ` (dracut ${args.join(' ')})` : ''}`
       : "Initramfs regeneration disabled (the base's initramfs is used)";
     return {
-      changed: true,
-      deployment: deployed,
-      rebootRequested: !!opts.reboot,
-      summary: `${what}\n${st.sys.booted ? 'Staged deployment' : 'Deployed'} ${short(deployed)}`,
+      change: { origin: { ...o, initramfsRegenerate: enable, initramfsArgs: enable ? [...args] : [] }, base: st.merge.baseChecksum },
+      result: (d) => ({
+        changed: true,
+        deployment: d.checksum,
+        rebootRequested: !!opts.reboot,
+        summary: `${what}\n${d.staged ? 'Staged deployment' : 'Deployed'} ${short(d.checksum)}`,
+      }),
     };
   });
 }
