@@ -11,7 +11,8 @@ DEBIAN_PACKAGES="
   dracut-core
   dbus polkitd systemd util-linux e2fsprogs libglib2.0-bin passwd strace
   python3-gi gir1.2-glib-2.0
-  qemu-system-x86 qemu-utils
+  qemu-system-x86 qemu-utils ovmf
+  dosfstools mtools fdisk
   cockpit-ws cockpit-bridge cockpit-system chromium
   build-essential pkg-config python3 curl ca-certificates
   man-db groff-base

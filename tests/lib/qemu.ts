@@ -2,19 +2,21 @@
  * A QEMU virtual machine for the end-to-end test, and the host side of its
  * guest agent (tests/e2e/guest/e2e-agent.sh).
  *
- * The machine boots like a bootloader would boot the disk: the kernel, the
- * initramfs and the options of the default BLS entry of the image's /boot
- * (read from the raw ext4 image with debugfs: no mount) are given to QEMU's
- * direct kernel boot. It has no network (-nic none). `-no-reboot` turns a
- * guest reboot into QEMU exiting, so that the test can read the new default
- * entry (written by ostree-finalize-staged at shutdown) and boot again.
+ * The machine boots through UEFI firmware (OVMF, Debian's `ovmf` package:
+ * the firmware code read-only, a copy of its variable store per test run)
+ * from the system disk, as a PC boots: the firmware runs the boot loader of
+ * the disk's EFI system partition, which boots the default deployment. It
+ * has no network (-nic none). `-no-reboot` turns a guest reboot into QEMU
+ * exiting; the test then starts the machine again, and the boot loader picks
+ * the default entry itself. Direct kernel boot (-kernel) is kept for the
+ * accelerator probe and for a test of the harness's failure report.
  *
  * Agent channel: a virtio-serial port named org.aptostree.agent, whose host
  * end is a unix socket QEMU listens on. One line per command:
  * "ID BASE64(script)"; answers "@@E2E-BEGIN ID", BASE64(output), "@@E2E-END ID RC".
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, type WriteStream } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, type WriteStream } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 
@@ -30,17 +32,70 @@ export interface BootFiles {
   title?: string;
 }
 
+/** UEFI firmware: the code (read-only) and this machine's own copy of the variable store. */
+export interface Firmware {
+  code: string;
+  vars: string;
+}
+
 export interface VmOptions {
-  /** Raw disk images: the first is the system disk (/dev/vda). */
-  disks: { path: string; readonly?: boolean }[];
-  boot: BootFiles;
+  /** Disk images: the first is the system disk (/dev/vda), the one the firmware boots. */
+  disks: { path: string; readonly?: boolean; format?: 'raw' | 'qcow2' }[];
+  /** Boot through this firmware (the disk's boot loader) ... */
+  firmware?: Firmware;
+  /** ... or boot this kernel directly. */
+  boot?: BootFiles;
   /** Scratch directory (agent socket). */
   workdir: string;
   /** The guest's serial console goes (appended) here. */
   serialLog: string;
   accel: Accel;
   memoryMiB?: number;
+  /**
+   * Default 1 under TCG: Debian 13's kernel (6.12) panics early under
+   * multi-threaded TCG with 2 vCPUs (an int3 oops in sched_clock_cpu while
+   * static keys are patched); 2 under KVM.
+   */
   cpus?: number;
+}
+
+const OVMF_DIR = '/usr/share/OVMF';
+
+/**
+ * OVMF's code (without Secure Boot) and a fresh copy of its variable store
+ * in `workdir`, kept for every boot of one machine (its boot entries).
+ */
+export function ovmfFirmware(workdir: string): Firmware {
+  for (const [code, vars] of [
+    ['OVMF_CODE_4M.fd', 'OVMF_VARS_4M.fd'],
+    ['OVMF_CODE.fd', 'OVMF_VARS.fd'],
+  ]) {
+    if (existsSync(join(OVMF_DIR, code)) && existsSync(join(OVMF_DIR, vars))) {
+      const copy = join(workdir, `ovmf-${vars}`);
+      copyFileSync(join(OVMF_DIR, vars), copy);
+      return { code: join(OVMF_DIR, code), vars: copy };
+    }
+  }
+  throw new Error(`no OVMF firmware in ${OVMF_DIR} (apt-get install ovmf)`);
+}
+
+interface GptPartition {
+  start: number;
+  size: number;
+  type: string;
+}
+
+/** The partitions of a raw GPT disk image (sfdisk --json). */
+export function diskPartitions(image: string): GptPartition[] {
+  const j = JSON.parse(sh('sfdisk', ['--json', image])) as { partitiontable: { partitions: GptPartition[] } };
+  return j.partitiontable.partitions;
+}
+
+/** The /boot partition of an image made by `compose image` (the second), as a path debugfs opens at its offset. */
+export function bootPartition(image: string): string {
+  const p = diskPartitions(image)[1];
+  if (!p) throw new Error(`${image} has no second partition (/boot)`);
+  return `${image}?offset=${p.start * 512}`;
 }
 
 export interface AgentResult {
@@ -87,25 +142,27 @@ function parseEntry(text: string): Omit<BootFiles, 'kernel' | 'initrd'> & { linu
 }
 
 /**
- * Read the default boot entry of a raw ext4 image holding an OSTree sysroot
- * and copy its kernel and initramfs to `outDir`. The journal is replayed
- * first (e2fsck -p), as the next mount would.
+ * Read the default boot entry of the /boot partition of a disk made by
+ * `compose image` and copy its kernel and initramfs to `outDir` (for direct
+ * kernel boots). The journal is replayed first (e2fsck -p), as the next
+ * mount would.
  */
-export function bootFilesFromImage(image: string, outDir: string): BootFiles {
+export function bootFilesFromImage(disk: string, outDir: string): BootFiles {
   mkdirSync(outDir, { recursive: true });
+  const image = bootPartition(disk);
   const fsck = spawnSync('e2fsck', ['-p', image], { encoding: 'utf8' });
   if (fsck.status !== null && fsck.status > 1) throw new Error(`e2fsck -p ${image} failed (${fsck.status}): ${fsck.stdout}${fsck.stderr}`);
   const debugfs = (req: string): string => sh('debugfs', ['-R', req, image]);
-  const names = debugfs('ls -p /boot/loader/entries')
+  const names = debugfs('ls -p /loader/entries')
     .split('\n')
     .map((l) => l.split('/')[5])
     .filter((n): n is string => n !== undefined && n.endsWith('.conf'));
-  if (names.length === 0) throw new Error(`no boot loader entries in ${image}:/boot/loader/entries`);
-  const entries = names.map((n) => parseEntry(debugfs(`cat /boot/loader/entries/${n}`)));
+  if (names.length === 0) throw new Error(`no boot loader entries in ${image}:/loader/entries`);
+  const entries = names.map((n) => parseEntry(debugfs(`cat /loader/entries/${n}`)));
   entries.sort((a, b) => Number(b.version ?? 0) - Number(a.version ?? 0));
   const e = entries[0];
   if (!e.linux) throw new Error(`the default boot entry of ${image} has no linux line`);
-  const inImage = (p: string): string => (p.startsWith('/boot/') ? p : `/boot${p.startsWith('/') ? '' : '/'}${p}`);
+  const inImage = (p: string): string => (p.startsWith('/') ? p : `/${p}`);
   const kernel = join(outDir, 'vmlinuz');
   debugfs(`dump ${inImage(e.linux)} ${kernel}`);
   let initrd: string | undefined;
@@ -189,17 +246,26 @@ export class Vm {
 
   private constructor(readonly opts: VmOptions) {
     this.socketPath = join(opts.workdir, `agent-${process.pid}-${Date.now()}.sock`);
-    const drives = opts.disks.flatMap((d) => [
+    const drives = opts.disks.flatMap((d, i) => [
       '-drive',
-      `file=${d.path},format=raw,if=virtio,cache=unsafe${d.readonly ? ',readonly=on' : ''}`,
+      `file=${d.path},format=${d.format ?? 'raw'},if=none,id=disk${i},cache=unsafe${d.readonly ? ',readonly=on' : ''}`,
+      '-device',
+      // The firmware boots the system disk first (direct kernel boot takes bootindex 0 itself).
+      `virtio-blk-pci,drive=disk${i}${i === 0 && opts.firmware ? ',bootindex=0' : ''}`,
     ]);
+    const fw = opts.firmware;
+    const boot = opts.boot;
+    if (!fw === !boot) throw new Error('a Vm boots either through firmware or a kernel');
+    const bootArgs = fw
+      ? ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${fw.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${fw.vars}`]
+      : ['-kernel', boot?.kernel ?? '', ...(boot?.initrd ? ['-initrd', boot.initrd] : []), '-append', boot?.options ?? ''];
     const args = [
       '-accel',
       opts.accel,
       '-m',
       String(opts.memoryMiB ?? 2048),
       '-smp',
-      String(opts.cpus ?? 2),
+      String(opts.cpus ?? (opts.accel === 'tcg' ? 1 : 2)),
       '-display',
       'none',
       '-vga',
@@ -211,11 +277,7 @@ export class Vm {
       '-no-reboot',
       '-serial',
       'stdio',
-      '-kernel',
-      opts.boot.kernel,
-      ...(opts.boot.initrd ? ['-initrd', opts.boot.initrd] : []),
-      '-append',
-      opts.boot.options,
+      ...bootArgs,
       ...drives,
       '-device',
       'virtio-serial',
@@ -226,7 +288,10 @@ export class Vm {
     ];
     this.serialStream = createWriteStream(opts.serialLog, { flags: 'a' });
     this.serialStream.write(
-      `\n===== boot: ${new Date().toISOString()} accel=${opts.accel}\n===== ${opts.boot.title ?? ''} version=${opts.boot.version ?? ''}\n===== append: ${opts.boot.options}\n`,
+      `\n===== boot: ${new Date().toISOString()} accel=${opts.accel}\n` +
+        (boot
+          ? `===== ${boot.title ?? ''} version=${boot.version ?? ''}\n===== append: ${boot.options}\n`
+          : `===== firmware: ${fw?.code}\n`),
     );
     // setpriv --pdeathsig: QEMU dies with the test process, even when that is killed.
     this.child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -930,12 +930,16 @@ export const COMMANDS: readonly CommandEntry[] = [
   }),
   cmd({
     verb: ['compose', 'image'],
-    description: 'Write a raw disk image (one ext4 filesystem) holding REF deployed in an OSTree sysroot',
-    positionals: [{ name: 'out', help: 'raw disk image file to write (OUT.img)', required: true, complete: 'file' }],
+    description:
+      'Write a UEFI-bootable disk image (GPT: EFI system partition with GRUB, /boot, root) holding REF deployed in an OSTree sysroot',
+    positionals: [
+      { name: 'out', help: 'disk image file to write (OUT.img, or OUT.qcow2 with --format qcow2)', required: true, complete: 'file' },
+    ],
     options: [
       str('repo', 'repo', 'OSTree repository holding REF', { required: true }),
-      str('ref', 'ref', 'ref to deploy (its tree must have a real kernel)', { required: true }),
-      str('size', 'size', 'image size, e.g. 4G (default: room for the tree twice over plus 1 GiB)'),
+      str('ref', 'ref', 'ref to deploy (its tree must have a real kernel and GRUB)', { required: true }),
+      str('size', 'size', 'disk size, e.g. 8G (default: the ESP, /boot, and room for the tree twice over plus 1 GiB)'),
+      str('format', 'format', 'raw or qcow2', { default: 'raw' }),
       strList(
         'karg',
         'K=V',
