@@ -41,6 +41,15 @@ import { mkdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, sh, tmpdir } from '../lib/env';
 import { bootFilesFromImage, chooseAccel, diskPartitions, ovmfFirmware, tailFile, Vm, type Accel, type Firmware } from '../lib/qemu';
+import {
+  liveInstallApplyLive,
+  liveReplacementRefused,
+  liveResetRemovesAddition,
+  liveStatus,
+  liveUsrOverlayGoneAfterReboot,
+  liveUsrOverlayRefusedWhileTransient,
+  liveUsrOverlayWritable,
+} from './live-steps';
 import { dataDisk, e2eImages, E2E_SUITES, FIXTURE_PKG, GUEST_DATA, UPGRADE_MARKER, type E2eImages, type E2eSuite } from './image';
 
 const BOOT_TIMEOUT = 600_000;
@@ -168,6 +177,22 @@ for (const suite of suitesToRun()) {
       });
     }
 
+    /**
+     * A step of the changes without a reboot (apply-live, usroverlay), on the first suite: skipped after a
+     * failed step of the chain; its own failure fails it without skipping the rest of the chain.
+     */
+    const live = suite === suitesToRun()[0];
+    function liveStep(name: string, fn: (vm: Vm) => Promise<void>): void {
+      if (!live) return;
+      it(name, { timeout: 2 * OP_TIMEOUT }, async (t) => {
+        if (chainBroken) {
+          t.skip(`depends on an earlier step that failed: ${chainBroken}`);
+          return;
+        }
+        await fn(guest());
+      });
+    }
+
     before(async () => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       artifacts = join(ROOT, '.test-artifacts', `e2e-${suite}-${stamp}`);
@@ -238,6 +263,11 @@ for (const suite of suitesToRun()) {
       assert.equal(status.code, 0, `an unprivileged user may read the status:\n${status.output}`);
     });
 
+    liveStep('install -A: the package works in this boot; the same change is staged for the next', liveInstallApplyLive);
+    liveStep('status shows the live state (unlocked transient, the live commit, what came live)', liveStatus);
+    liveStep('usroverlay on a deployment apply-live unlocked is refused, naming its state', liveUsrOverlayRefusedWhileTransient);
+    liveStep('apply-live --reset removes the live addition in the same boot', liveResetRemovesAddition);
+
     step('install stages a deployment; after a reboot it is booted with the package and the /etc edit; GRUB lists both', async () => {
       let v = guest();
       await v.must('echo "edited before the reboot" > /etc/e2e-edit');
@@ -261,6 +291,12 @@ for (const suite of suitesToRun()) {
       assert.equal(menu[0], `${b.checksum}.${b.serial}`, 'the booted deployment is the default');
     });
 
+    liveStep(
+      'apply-live of a change that removes a file of the booted tree is refused without --allow-replacement',
+      liveReplacementRefused,
+    );
+    liveStep('usroverlay makes /usr writable in this boot; a second one is refused', liveUsrOverlayWritable);
+
     if (full) {
       step('rollback: GRUB defaults to the previous deployment; a reboot boots it, the package gone', async () => {
         await guest().must('apt-ostree rollback', OP_TIMEOUT);
@@ -272,6 +308,7 @@ for (const suite of suitesToRun()) {
         const r = await v.run('command -v e2e-hello');
         assert.notEqual(r.code, 0, 'e2e-hello is gone');
       });
+      liveStep('the usroverlay write is gone after the reboot; /usr is locked again', liveUsrOverlayGoneAfterReboot);
 
       step('kargs --append, reboot: /proc/cmdline has it', async () => {
         await guest().must('apt-ostree kargs --append=e2e.karg=foo', OP_TIMEOUT);
@@ -312,6 +349,7 @@ for (const suite of suitesToRun()) {
           await assertMenuFollowsStatus();
         },
       );
+      liveStep('the usroverlay write is gone after the reboot; /usr is locked again', liveUsrOverlayGoneAfterReboot);
 
       step('upgrade from the repository on the second disk, reboot: the new base is booted, the argument kept', async () => {
         await guest().must('apt-ostree upgrade', OP_TIMEOUT);

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import YAML from 'yaml';
 import { buildDeb, buildArchive, type FixturePackage } from '../lib/archive';
 import { CACHE_DIR, ROOT, runCli, sh, tmpdir } from '../lib/env';
 
@@ -105,8 +106,6 @@ function agentSourcesDigest(): string {
 
 /** The test's treefile: the product's bootable treefile, its ref and local packages replaced. */
 function testTreefile(suite: E2eSuite, debs: string[]): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const YAML = require('yaml') as typeof import('yaml');
   const doc = YAML.parse(readFileSync(treefilePath(suite), 'utf8')) as Record<string, unknown>;
   doc.ref = e2eRef(suite);
   doc['local-packages'] = debs;
