@@ -146,6 +146,16 @@ export interface PlanEntry {
   oldVersion?: string;
   /** From a local .deb given on the command line. */
   local: boolean;
+  /** The archives APT takes it from, as it names them ("Label:Version/Suite, ..."). */
+  release?: string;
+  /** Taken from a security archive (suite ending in -security, or a Security label). */
+  security?: boolean;
+}
+
+/** Does APT's release text of a version ("Debian-Security:12/stable-security [amd64]") name a security archive? */
+export function isSecurityReleaseText(release: string): boolean {
+  // Each archive is "Label-or-Origin:Version/Suite": a -security suite or a Security label (Debian-Security).
+  return release.split(/,\s*/).some((r) => /(^|[-_ ])security\b/i.test(r.replace(/\s*\[[^\]]*\]$/, '')));
 }
 
 /** Parse the Inst/Remv lines of `apt-get -s`. */
@@ -162,6 +172,8 @@ export function parseSimulation(out: string): PlanEntry[] {
         version: m[3]!,
         arch: m[5]!,
         local: /local-deb|\bnow\b/.test(m[4]!) && !/\//.test(m[4]!),
+        release: m[4]!,
+        security: isSecurityReleaseText(m[4]!),
       });
       continue;
     }
