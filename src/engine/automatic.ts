@@ -214,11 +214,7 @@ export function formatAutomaticStatus(s: AutomaticStatus, now: Date = new Date()
     else lines.push(`    Timestamp: ${new Date(u.timestamp * 1000).toISOString()}`);
     lines.push(`       Commit: ${u.commit}`);
     const sec = [...u.securityFixes, ...(u.layered ?? []).filter((l) => l.security).map((l) => l.name)];
-    lines.push(
-      sec.length > 0
-        ? `     Security: ${sec.length} security update(s) (from security archives): ${sec.join(' ')}`
-        : '     Security: no security updates',
-    );
+    if (sec.length > 0) lines.push(`     Security: ${sec.length} package(s) from security archives: ${sec.join(' ')}`);
     lines.push(`         Diff: ${summarizeDiff(u.diff)}`);
     for (const c of u.diff.upgraded) lines.push(`               ${c.name} ${c.from} -> ${c.to}`);
     for (const c of u.diff.downgraded) lines.push(`               ${c.name} ${c.from} -> ${c.to} (downgrade)`);
@@ -379,7 +375,7 @@ export async function runAutomaticUpdate(
     const securityCount = securityFixes.length + layeredSecurity.length;
     if (opts.mode === 'check') {
       state.availableUpdate = available;
-      const sec = securityCount > 0 ? `, ${securityCount} security update(s)` : '';
+      const sec = securityCount > 0 ? `, ${securityCount} security fix(es)` : '';
       const layered = check.layered.length > 0 ? `, ${check.layered.length} layered` : '';
       record('update-available', `update available: ${label} (${summarizeDiff(available.diff)}${layered}${sec})`);
       return {

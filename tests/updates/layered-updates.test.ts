@@ -109,7 +109,12 @@ test('upgrade re-resolves layered packages: --check reports foo 1.0 -> 2.0 apart
   assert.equal(cached['security-count'], cached['security-fixes'].length, 'the security updates are those of the base');
   const text = (await cli(sysroot, 'status')).stdout;
   const n = cached['security-count'];
-  assert.match(text, n > 0 ? new RegExp(`^\\s+Security: ${n} security update`, 'm') : /^\s+Security: no security updates$/m);
+  assert.match(
+    text,
+    n > 0
+      ? new RegExp(`^\\s+Security: ${n} package\\(s\\) from security archives`, 'm')
+      : /^AvailableUpdate:\n(?:(?!\s+Security:).*\n)*Deployments:/m,
+  );
   assert.match(text, /^\s+Layered: fx-foo 1\.0 -> 2\.0$/m);
   assert.equal((await top(sysroot)).checksum, start.checksum, '--check deploys nothing');
 
@@ -177,7 +182,7 @@ test('automatic updates, security scope: a layered package whose new version com
   assert.equal(cached['security-count'], 1);
   assert.equal(cached.checksum, served.v2, 'the update is on the current base');
   const text = (await cli(sysroot, 'status')).stdout;
-  assert.match(text, /^\s+Security: 1 security update\(s\) \(from security archives\): fx-sec$/m);
+  assert.match(text, /^\s+Security: 1 package\(s\) from security archives: fx-sec$/m);
   assert.match(text, /^\s+Layered: fx-sec 1\.0 -> 1\.1 \(security\)$/m);
   assert.equal((await top(sysroot)).checksum, start.checksum, 'check deploys nothing');
 
