@@ -4,22 +4,17 @@
  * apart from automatic.ts (settings, state, status), which `status` loads:
  * this part loads the update machinery.
  */
-import { join, resolve } from 'node:path';
+import { formatAutomaticStatus, summarizeDiff, type AutomaticRunMode } from './automatic';
+import type { OperationContext, OperationResult } from './operations/types';
+import type { PackageDiff } from './updates/pkgdiff';
 import {
-  formatAutomaticStatus,
-  parseSecurityUpdates,
   readAutomaticState,
   securityFixesIn,
-  summarizeDiff,
+  securityUpdatesOf,
   writeAutomaticState,
-  type AutomaticRunMode,
   type AutomaticRunResult,
   type AvailableUpdate,
-} from './automatic';
-import type { OperationContext, OperationResult } from './operations/types';
-import { META_SECURITY_UPDATES } from './ostree/metadata';
-import { commitInfo } from './ostree/native';
-import type { PackageDiff } from './updates/pkgdiff';
+} from './updates/state';
 import { checkForUpdate, stageUpdate } from './updates/upgrade';
 
 export { automaticRunMode } from './automatic';
@@ -52,49 +47,64 @@ export async function runAutomaticUpdate(
   };
   try {
     const check = await checkForUpdate(ctx);
-    if (!check.available || check.commit === undefined || check.downgrade) {
+    const baseOk = check.baseAvailable && check.commit !== undefined && !check.downgrade;
+    if (!baseOk && check.layered.length === 0) {
       state.availableUpdate = undefined;
       const msg = check.downgrade ? 'no update (the remote has an older base)' : 'no update available';
       record('no-update', msg);
       return { changed: false, result: 'no-update', summary: `No update available for ${check.refspec}.` };
     }
-    const label = check.version ? `version ${check.version}` : check.commit.slice(0, 12);
-    const securityFixes = securityFixesIn(check.diff ?? emptyDiff(), await securityUpdatesOf(ctx.sysroot, check.commit));
-    if (opts.scope === 'security' && securityFixes.length === 0) {
+    const layeredSecurity = check.layered.filter((l) => l.security);
+    const baseLabel = check.version ? `version ${check.version}` : (check.commit ?? '').slice(0, 12);
+    const securityFixes =
+      baseOk && check.commit !== undefined
+        ? securityFixesIn(check.diff ?? emptyDiff(), await securityUpdatesOf(ctx.sysroot, check.commit))
+        : [];
+    // Under the security scope a new base is taken only when it carries security fixes; the layered
+    // packages alone are updated (on the current base) when one of them has a security update.
+    const takeBase = baseOk && (opts.scope !== 'security' || securityFixes.length > 0);
+    const label = takeBase ? baseLabel : `${check.layered.length} layered package update(s)`;
+    if (opts.scope === 'security' && securityFixes.length === 0 && layeredSecurity.length === 0) {
       state.availableUpdate = undefined;
-      const why = check.diff
-        ? 'it carries no security fixes'
-        : 'its package list is unreadable, so it cannot be shown to carry security fixes';
-      const msg = `no security update (${label} is available but ${why})`;
+      const why =
+        baseOk && !check.diff
+          ? 'its package list is unreadable, so it cannot be shown to carry security fixes'
+          : 'it carries no security fixes';
+      const what = baseOk ? baseLabel : label;
+      const msg = `no security update (${what} is available but ${why})`;
       record('not-security', msg);
-      return { changed: false, result: 'not-security', summary: `Update ${label} not taken: ${why} (AutomaticUpdateScope=security).` };
+      return { changed: false, result: 'not-security', summary: `Update ${what} not taken: ${why} (AutomaticUpdateScope=security).` };
     }
     const available: AvailableUpdate = {
-      commit: check.commit,
-      version: check.version,
-      timestamp: check.timestamp ?? 0,
-      diff: check.diff ?? emptyDiff(),
+      commit: takeBase && check.commit !== undefined ? check.commit : check.current.checksum,
+      version: takeBase ? check.version : check.current.version,
+      timestamp: (takeBase ? check.timestamp : undefined) ?? check.current.timestamp,
+      diff: takeBase ? (check.diff ?? emptyDiff()) : emptyDiff(),
       securityFixes,
+      layered: check.layered,
       checked: now().toISOString(),
     };
+    const securityCount = securityFixes.length + layeredSecurity.length;
     if (opts.mode === 'check') {
       state.availableUpdate = available;
-      const sec = securityFixes.length > 0 ? `, ${securityFixes.length} security fix(es)` : '';
-      record('update-available', `update available: ${label} (${summarizeDiff(available.diff)}${sec})`);
+      const sec = securityCount > 0 ? `, ${securityCount} security fix(es)` : '';
+      const layered = check.layered.length > 0 ? `, ${check.layered.length} layered` : '';
+      record('update-available', `update available: ${label} (${summarizeDiff(available.diff)}${layered}${sec})`);
       return {
         changed: false,
         result: 'update-available',
         summary: formatAutomaticStatus({ ...opts, policy: opts.mode, availableUpdate: available }, now()),
       };
     }
-    const r = await stageUpdate(ctx, {});
+    const r = await stageUpdate(ctx, {}, { keepBase: !takeBase });
     state.availableUpdate = undefined;
     if (!r.changed) {
       record('no-update', 'no update staged');
       return { ...r, result: 'no-update' };
     }
     state.stagedDeployment = r.deployment;
-    record('staged', `staged ${label} (${summarizeDiff(available.diff)}); ready at the next boot`);
+    const layered = check.layered.length > 0 ? `, ${check.layered.length} layered` : '';
+    record('staged', `staged ${label} (${summarizeDiff(available.diff)}${layered}); ready at the next boot`);
     return { ...r, result: 'staged' };
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
@@ -104,14 +114,5 @@ export async function runAutomaticUpdate(
       /* the state directory itself is the problem: the error below says enough */
     }
     throw e;
-  }
-}
-
-async function securityUpdatesOf(sysrootPath: string, commit: string): Promise<string[]> {
-  try {
-    const info = commitInfo(join(resolve(sysrootPath), 'ostree', 'repo'), commit);
-    return parseSecurityUpdates(info.metadata[META_SECURITY_UPDATES]);
-  } catch {
-    return [];
   }
 }

@@ -8,8 +8,9 @@
  *            `status` shows "AvailableUpdate" with version, date and package diff
  *     stage  download and stage it: it becomes the default at the next boot
  *   AutomaticUpdateScope = full (default) | security
- *     security  a new base is taken only when it carries security fixes, and
- *               layered packages are upgraded only from security sources.
+ *     security  a new base is taken only when it carries security fixes; the
+ *               layered packages alone (on the current base) when one of them
+ *               has a new version from a security archive.
  *
  * "Carries security fixes": `compose tree` writes META_SECURITY_UPDATES into
  * each base commit: the installed packages whose version was taken from a
@@ -22,12 +23,13 @@
  * State (JSON) under the sysroot's /var/lib/apt-ostree/automatic-update.json:
  * the last run (when, mode, scope, result) and the update found by `check`.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { AptOstreeError } from './errors';
 import { KeyFile } from './keyfile';
 import { log } from './log';
+import { compareDebianVersions } from './updates/debversion';
 import type { PackageDiff } from './updates/pkgdiff';
+import { readAutomaticState, type AutomaticLastRun, type AvailableUpdate } from './updates/state';
 
 export const AUTOMATIC_POLICIES = ['none', 'check', 'stage'] as const;
 export type AutomaticUpdatePolicy = (typeof AUTOMATIC_POLICIES)[number];
@@ -120,119 +122,22 @@ export function automaticConfigFrom(
 // ---------------------------------------------------------------------------
 // State
 
-export type AutomaticRunResult = 'no-update' | 'update-available' | 'staged' | 'not-security' | 'disabled' | 'failed';
-
-export interface AutomaticLastRun {
-  /** ISO 8601. */
-  started: string;
-  finished: string;
-  mode: AutomaticUpdatePolicy;
-  scope: AutomaticUpdateScope;
-  result: AutomaticRunResult;
-  /** One line for `status`. */
-  message: string;
-}
-
-export interface AvailableUpdate {
-  /** Commit of the new base. */
-  commit: string;
-  version?: string;
-  /** Of the new base, seconds since the epoch. */
-  timestamp: number;
-  diff: PackageDiff;
-  /** Packages of the new base updated from a security archive (META_SECURITY_UPDATES, new or changed). */
-  securityFixes: string[];
-  /** Layered packages with a newer version available (name, from, to). */
-  layered?: { name: string; from: string; to: string; security: boolean }[];
-  /** ISO 8601: when it was found. */
-  checked: string;
-}
-
-export interface AutomaticState {
-  version: 1;
-  lastRun?: AutomaticLastRun;
-  availableUpdate?: AvailableUpdate;
-  /** Checksum of the deployment the last `stage` run made. */
-  stagedDeployment?: string;
-}
-
-export const STATE_SUBDIR = 'var/lib/apt-ostree';
-const STATE_FILE = 'automatic-update.json';
-
-export function automaticStatePath(sysrootPath: string): string {
-  return join(resolve(sysrootPath), STATE_SUBDIR, STATE_FILE);
-}
-
-export function readAutomaticState(sysrootPath: string): AutomaticState {
-  let text: string;
-  try {
-    text = readFileSync(automaticStatePath(sysrootPath), 'utf8');
-  } catch {
-    return { version: 1 };
-  }
-  try {
-    const v = JSON.parse(text) as AutomaticState;
-    if (typeof v !== 'object' || v === null || v.version !== 1) return { version: 1 };
-    return v;
-  } catch {
-    return { version: 1 };
-  }
-}
-
-export function writeAutomaticState(sysrootPath: string, state: AutomaticState): void {
-  const path = automaticStatePath(sysrootPath);
-  mkdirSync(join(resolve(sysrootPath), STATE_SUBDIR), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.tmp`;
-  // Written in full and on disk before it replaces the previous state, and the rename itself made durable:
-  // a crash leaves the old state or the new one, never an empty file.
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeFileSync(fd, JSON.stringify(state, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
+export {
+  parseSecurityUpdates,
+  securityFixesIn,
+  automaticStatePath,
+  readAutomaticState,
+  writeAutomaticState,
+  STATE_SUBDIR,
+  type AutomaticLastRun,
+  type AutomaticRunResult,
+  type AutomaticState,
+  type AvailableUpdate,
+  type LayeredUpdate,
+} from './updates/state';
 
 // ---------------------------------------------------------------------------
 // Security fixes
-
-/** Names in a META_SECURITY_UPDATES value: a JSON list of names, or of [name, version, arch], or of {name}. */
-export function parseSecurityUpdates(value: unknown): string[] {
-  if (value === undefined || value === null) return [];
-  let v: unknown = value;
-  if (typeof v === 'string') {
-    try {
-      v = JSON.parse(v);
-    } catch {
-      return [];
-    }
-  }
-  if (!Array.isArray(v)) return [];
-  const names: string[] = [];
-  for (const item of v) {
-    if (typeof item === 'string') names.push(item);
-    else if (Array.isArray(item) && typeof item[0] === 'string') names.push(item[0]);
-    else if (typeof item === 'object' && item !== null && typeof (item as { name?: unknown }).name === 'string') {
-      names.push((item as { name: string }).name);
-    }
-  }
-  return names;
-}
-
-/** The security packages of the new base that the diff brings (new or changed): empty when it carries no security fix. */
-export function securityFixesIn(diff: PackageDiff, newSecurityUpdates: readonly string[]): string[] {
-  const sec = new Set(newSecurityUpdates);
-  const changed = [...diff.added.map((p) => p.name), ...diff.upgraded.map((c) => c.name), ...diff.downgraded.map((c) => c.name)];
-  return [...new Set(changed.filter((n) => sec.has(n)))].sort();
-}
 
 // ---------------------------------------------------------------------------
 // Status
@@ -266,7 +171,10 @@ export function automaticStatusJson(s: AutomaticStatus): Record<string, unknown>
           checksum: s.availableUpdate.commit,
           version: s.availableUpdate.version ?? null,
           timestamp: s.availableUpdate.timestamp,
+          // rpm-ostree's rpm-diff: base and layered changes together.
+          'rpm-diff': combinedDiff(s.availableUpdate) as unknown as Record<string, unknown>,
           'security-fixes': s.availableUpdate.securityFixes,
+          'security-count': securityCount(s.availableUpdate),
           diff: s.availableUpdate.diff,
           layered: s.availableUpdate.layered ?? [],
           checked: s.availableUpdate.checked,
@@ -295,16 +203,42 @@ export function formatAutomaticStatus(s: AutomaticStatus, now: Date = new Date()
       );
     else lines.push(`    Timestamp: ${new Date(u.timestamp * 1000).toISOString()}`);
     lines.push(`       Commit: ${u.commit}`);
-    if (u.securityFixes.length > 0)
-      lines.push(`     Security: ${u.securityFixes.length} package(s) from security archives: ${u.securityFixes.join(' ')}`);
+    const sec = [...u.securityFixes, ...(u.layered ?? []).filter((l) => l.security).map((l) => l.name)];
+    if (sec.length > 0) lines.push(`     Security: ${sec.length} package(s) from security archives: ${sec.join(' ')}`);
     lines.push(`         Diff: ${summarizeDiff(u.diff)}`);
     for (const c of u.diff.upgraded) lines.push(`               ${c.name} ${c.from} -> ${c.to}`);
     for (const c of u.diff.downgraded) lines.push(`               ${c.name} ${c.from} -> ${c.to} (downgrade)`);
     for (const p of u.diff.added) lines.push(`               +${p.name} ${p.version}`);
     for (const p of u.diff.removed) lines.push(`               -${p.name} ${p.version}`);
-    for (const l of u.layered ?? []) lines.push(`      Layered: ${l.name} ${l.from} -> ${l.to}${l.security ? ' (security)' : ''}`);
+    for (const l of u.layered ?? [])
+      lines.push(`      Layered: ${l.name} ${l.from ?? '(new)'} -> ${l.to ?? '(removed)'}${l.security ? ' (security)' : ''}`);
   }
   return lines.join('\n');
+}
+
+/** How many packages of the update come from security archives (base and layered). */
+export function securityCount(u: AvailableUpdate): number {
+  return u.securityFixes.length + (u.layered ?? []).filter((l) => l.security).length;
+}
+
+/** The base diff and the layered changes in one package diff. */
+export function combinedDiff(u: AvailableUpdate): PackageDiff {
+  const d: PackageDiff = {
+    added: [...u.diff.added],
+    removed: [...u.diff.removed],
+    upgraded: [...u.diff.upgraded],
+    downgraded: [...u.diff.downgraded],
+  };
+  for (const c of u.layered ?? []) {
+    if (c.from === null && c.to !== null) d.added.push({ name: c.name, version: c.to, arch: c.arch });
+    else if (c.to === null && c.from !== null) d.removed.push({ name: c.name, version: c.from, arch: c.arch });
+    else if (c.from !== null && c.to !== null) {
+      const ch = { name: c.name, arch: c.arch, from: c.from, to: c.to };
+      if (compareDebianVersions(c.to, c.from) < 0) d.downgraded.push(ch);
+      else d.upgraded.push(ch);
+    }
+  }
+  return d;
 }
 
 export function summarizeDiff(d: PackageDiff): string {

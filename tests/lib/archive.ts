@@ -73,22 +73,40 @@ export interface FixtureArchive {
   fileSource: string;
   /** Start the HTTP server; returns it with its sources line. */
   serve(): Promise<{ server: RepoServer; source: string }>;
+  /** Add packages (new versions too) and write the indexes again: the archive publishes them. */
+  publish(pkgs: FixturePackage[]): void;
+}
+
+export interface ArchiveOptions {
+  /** Suite of the Release file (e.g. "bookworm-security", which APT then reports for its packages). */
+  suite?: string;
+  /** Directory to build in (default: a fresh scratch directory). */
+  dir?: string;
 }
 
 /** Build a flat archive with `pkgs` (Packages, Release) in a fresh directory. */
-export function buildArchive(pkgs: FixturePackage[], prefix = 'apt-archive'): FixtureArchive {
-  const dir = tmpdir(prefix);
+export function buildArchive(pkgs: FixturePackage[], prefix = 'apt-archive', opts: ArchiveOptions = {}): FixtureArchive {
+  const dir = opts.dir ?? tmpdir(prefix);
+  mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755); // _apt must read it through file:
   const debs = new Map<string, string>();
+  const index = (): void => {
+    writeFileSync(join(dir, 'Packages'), sh('apt-ftparchive', ['packages', '.'], { cwd: dir }));
+    const suite = opts.suite ? ['-o', `APT::FTPArchive::Release::Suite=${opts.suite}`] : [];
+    writeFileSync(
+      join(dir, 'Release'),
+      sh('apt-ftparchive', ['-o', 'APT::FTPArchive::Release::Origin=apt-ostree-tests', ...suite, 'release', '.'], { cwd: dir }),
+    );
+  };
   for (const p of pkgs) debs.set(p.name, buildDeb(dir, p));
-  writeFileSync(join(dir, 'Packages'), sh('apt-ftparchive', ['packages', '.'], { cwd: dir }));
-  writeFileSync(
-    join(dir, 'Release'),
-    sh('apt-ftparchive', ['-o', 'APT::FTPArchive::Release::Origin=apt-ostree-tests', 'release', '.'], { cwd: dir }),
-  );
+  index();
   return {
     dir,
     debs,
+    publish(more) {
+      for (const p of more) debs.set(p.name, buildDeb(dir, p));
+      index();
+    },
     fileSource: `deb [trusted=yes] file:${dir} ./`,
     async serve() {
       const server = await serveDirectory(dir);

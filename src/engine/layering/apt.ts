@@ -4,7 +4,18 @@
  * with lists and archives cached in the sysroot (aptCacheDir).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AptOstreeError } from '../errors';
@@ -55,10 +66,41 @@ export function sourcesDigest(t: AptTree): string {
   return h.digest('hex');
 }
 
-/** Host directories of file: sources, bound at the same path so APT reaches them. */
+/**
+ * Where a host path of a file: source must be bound in the sandbox for APT to
+ * reach it at that path: through the tree's own symlinks (in an OSTree tree
+ * /srv, /opt, /home... are symlinks into /var, a tmpfs in the sandbox where
+ * the mount point can be made).
+ */
+export function sandboxPathOf(treeRoot: string, path: string): string {
+  const parts = path.split('/').filter((x) => x !== '' && x !== '.');
+  let out: string[] = [];
+  for (let i = 0, hops = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part === '..') {
+      out.pop();
+      continue;
+    }
+    // /var and the other tmpfs of the sandbox: nothing of the tree beyond them.
+    if (out.length === 0 && ['var', 'tmp', 'run'].includes(part)) return `/${[...out, ...parts.slice(i)].join('/')}`;
+    const st = lstatSync(join(treeRoot, ...out, part), { throwIfNoEntry: false });
+    if (st?.isSymbolicLink() && hops++ < 40) {
+      const target = readlinkSync(join(treeRoot, ...out, part));
+      const rest = parts.slice(i + 1);
+      const base = target.startsWith('/') ? [] : out;
+      return sandboxPathOf(treeRoot, `/${[...base, target, ...rest].join('/')}`);
+    }
+    if (!st) return `/${[...out, ...parts.slice(i)].join('/')}`;
+    out = [...out, part];
+  }
+  return `/${out.join('/')}`;
+}
+
+/** Host directories of file: and copy: sources, bound read-only where APT looks for them (their path in the tree). */
 function fileSourceBinds(t: AptTree): string[] {
   const apt = t.etc.get('apt');
   if (!apt) return [];
+  const seen = new Set<string>();
   const out: string[] = [];
   for (const s of hostSources(apt)) {
     if (!s.uri.startsWith('file:') && !s.uri.startsWith('copy:')) continue;
@@ -68,9 +110,11 @@ function fileSourceBinds(t: AptTree): string[] {
     } catch {
       continue;
     }
-    if (existsSync(p) && !out.includes(p)) out.push(p);
+    if (!existsSync(p) || seen.has(p)) continue;
+    seen.add(p);
+    out.push('--ro-bind', realpathSync(p), sandboxPathOf(t.root, p));
   }
-  return out.flatMap((p) => ['--ro-bind', p, p]);
+  return out;
 }
 
 export interface AptRunOptions {
@@ -146,6 +190,16 @@ export interface PlanEntry {
   oldVersion?: string;
   /** From a local .deb given on the command line. */
   local: boolean;
+  /** The archives APT takes it from, as it names them ("Label:Version/Suite, ..."). */
+  release?: string;
+  /** Taken from a security archive (suite ending in -security, or a Security label). */
+  security?: boolean;
+}
+
+/** Does APT's release text of a version ("Debian-Security:12/stable-security [amd64]") name a security archive? */
+export function isSecurityReleaseText(release: string): boolean {
+  // Each archive is "Label-or-Origin:Version/Suite": a -security suite or a Security label (Debian-Security).
+  return release.split(/,\s*/).some((r) => /(^|[-_ ])security\b/i.test(r.replace(/\s*\[[^\]]*\]$/, '')));
 }
 
 /** Parse the Inst/Remv lines of `apt-get -s`. */
@@ -162,6 +216,8 @@ export function parseSimulation(out: string): PlanEntry[] {
         version: m[3]!,
         arch: m[5]!,
         local: /local-deb|\bnow\b/.test(m[4]!) && !/\//.test(m[4]!),
+        release: m[4]!,
+        security: isSecurityReleaseText(m[4]!),
       });
       continue;
     }
@@ -262,11 +318,6 @@ export function archiveFileName(name: string, version: string, arch: string): st
 export async function download(t: AptTree, pkgs: PlanEntry[], opts: { network: boolean; signal?: AbortSignal }): Promise<void> {
   const missing = pkgs.filter((p) => !existsSync(join(t.dirs.archives, archiveFileName(p.name, p.version, p.arch))));
   if (missing.length === 0) return;
-  if (!opts.network) {
-    throw new AptOstreeError('apt', `not in the cache: ${missing.map((p) => `${p.name} ${p.version}`).join(', ')}`, {
-      hint: 'run without --cache-only to download them',
-    });
-  }
   const argv = [
     'apt-get',
     'install',
@@ -275,15 +326,15 @@ export async function download(t: AptTree, pkgs: PlanEntry[], opts: { network: b
     '-q',
     '--allow-downgrades',
     '--no-install-recommends',
-    ...missing.map((p) => `${p.name}:${p.arch === 'all' ? 'all' : p.arch}=${p.version}`),
+    // Architecture "all" packages are named without a qualifier.
+    ...missing.map((p) => (p.arch === 'all' ? `${p.name}=${p.version}` : `${p.name}:${p.arch}=${p.version}`)),
   ];
-  // Architecture "all" packages are named without a qualifier.
-  for (let i = 0; i < argv.length; i++) argv[i] = argv[i]!.replace(/:all=/, '=');
-  await runTreeApt(t, argv, { network: true, signal: opts.signal, what: 'downloading the packages' });
+  if (opts.network) await runTreeApt(t, argv, { network: true, signal: opts.signal, what: 'downloading the packages' });
   let still = missing.filter((p) => !existsSync(join(t.dirs.archives, archiveFileName(p.name, p.version, p.arch))));
   if (still.length > 0) {
-    // APT leaves packages of file: sources where they are instead of copying them
-    // into the archives; ask it where they are and copy them in, checked.
+    // APT leaves packages of file: sources where they are instead of copying them into the
+    // archives; ask it where they are and copy them in, checked. A local archive needs no
+    // network, so this is done with --cache-only too.
     const uris = await runTreeApt(
       t,
       argv.map((a) => (a === '-d' ? '--print-uris' : a === '-q' ? '-qq' : a)),
@@ -297,6 +348,8 @@ export async function download(t: AptTree, pkgs: PlanEntry[], opts: { network: b
     still = still.filter((p) => !existsSync(join(t.dirs.archives, archiveFileName(p.name, p.version, p.arch))));
   }
   if (still.length > 0) {
+    const list = still.map((p) => `${p.name} ${p.version}`).join(', ');
+    if (!opts.network) throw new AptOstreeError('apt', `not in the cache: ${list}`, { hint: 'run without --cache-only to download them' });
     throw new AptOstreeError('apt', `APT did not download ${still.map((p) => `${p.name}_${p.version}_${p.arch}`).join(', ')}`);
   }
 }

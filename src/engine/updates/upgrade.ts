@@ -1,6 +1,7 @@
 /**
  * Following the base from its remote: upgrade (newest commit of the origin's
- * refspec), deploy (a given checksum or version, pinned in the origin as
+ * refspec, and the layered packages resolved again against fresh metadata of
+ * the deployment's APT sources, so that they get their updates too), deploy (a given checksum or version, pinned in the origin as
  * override-commit), rebase (another ref, layering kept), and the initramfs
  * switch. Each fetches what it needs into the sysroot's repository and
  * hands the new origin and base to the deployment pipeline
@@ -17,9 +18,22 @@ import type { OperationContext, OperationResult, UpgradeOptions } from '../opera
 import { splitRefspec } from '../origin';
 import { task } from '../progress';
 import { withSysrootLock, type Sysroot } from '../sysroot';
+import { buildDeploymentCommit } from '../layering/assemble';
+import { aptDirs, aptUpdate } from '../layering/apt';
+import { etcEntriesFor } from '../layering/sandbox';
+import { META_LAYERED_ALL, parsePackageList, type PackageRecord } from '../ostree/metadata';
+import { readCommitMetadataString } from '../ostree/repo';
 import { readCommit, readCommitPackages, type CommitSummary } from './commits';
 import { diffPackages, formatDiff, isEmptyDiff, type PackageDiff } from './pkgdiff';
 import { pull, validateRefName, validateRemoteName } from './remote';
+import {
+  readAutomaticState,
+  securityFixesIn,
+  securityUpdatesOf,
+  writeAutomaticState,
+  type AvailableUpdate,
+  type LayeredUpdate,
+} from './state';
 
 // ---------------------------------------------------------------------------
 // Shared steps
@@ -137,7 +151,12 @@ function deployedSummary(d: Deployed, target: CommitSummary, extra: string): str
 // Upgrade
 
 export interface UpdateCheck {
+  /** A new base, or a layered package that would change. */
   available: boolean;
+  /** The refspec has a base other than the current one. */
+  baseAvailable: boolean;
+  /** Layered packages (and what they pulled in) that re-resolving them against fresh APT metadata changes. */
+  layered: LayeredUpdate[];
   /** The newest commit of the refspec, when it differs from the current base. */
   commit?: string;
   version?: string;
@@ -150,6 +169,45 @@ export interface UpdateCheck {
   refspec: string;
   current: CommitSummary;
 }
+
+/** The layered packages of a deployment commit (none for a base commit). */
+async function layeredOf(repo: string, commit: string): Promise<PackageRecord[]> {
+  const raw = await readCommitMetadataString(repo, commit, META_LAYERED_ALL).catch(() => undefined);
+  return raw ? parsePackageList(raw, `commit ${commit}`) : [];
+}
+
+/**
+ * What re-resolving the requested packages against the APT metadata (fresh
+ * unless cacheOnly, refreshed as refresh-md does) would change among the
+ * layered packages of the merge deployment. Resolved on `base` when its
+ * content is here, else on the current base (a check downloads no content).
+ */
+async function layeredChanges(ctx: OperationContext, st: MergeState, base: string, cacheOnly?: boolean): Promise<LayeredUpdate[]> {
+  if (st.origin.requestedPackages.length === 0) return [];
+  const etcDir = join(st.merge.deployPath, 'etc');
+  if (!cacheOnly) {
+    const tree = { root: st.merge.deployPath, etc: etcEntriesFor(st.merge.deployPath, etcDir), dirs: aptDirs(st.sys.path) };
+    await task(ctx.progress, 'Refreshing APT metadata', () => aptUpdate(tree, ctx.signal));
+  }
+  const on = haveCompleteCommit(st.sys.repoPath, base) ? base : st.merge.baseChecksum;
+  const build = await buildDeploymentCommit(ctx, { sysroot: st.sys, baseCommit: on, origin: st.origin, etcDir, cacheOnly, dryRun: true });
+  const basePkgs = new Set((await readCommitPackages(st.sys.repoPath, on).catch(() => ({ packages: [] }))).packages.map((p) => p.name));
+  const next = (build.plan?.install ?? []).filter((p) => !basePkgs.has(p.name));
+  const now = await layeredOf(st.sys.repoPath, st.merge.checksum);
+  const out: LayeredUpdate[] = [];
+  const nowBy = new Map(now.map((p) => [p.name, p]));
+  for (const p of next) {
+    const was = nowBy.get(p.name);
+    if (was && was.version === p.version) continue;
+    out.push({ name: p.name, arch: p.arch, from: was?.version ?? null, to: p.version, security: !!p.security });
+  }
+  const nextNames = new Set(next.map((p) => p.name));
+  for (const p of now) if (!nextNames.has(p.name)) out.push({ name: p.name, arch: p.arch, from: p.version, to: null, security: false });
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+const describeLayered = (c: LayeredUpdate): string =>
+  `${c.name} ${c.from ?? '(new)'} -> ${c.to ?? '(removed)'}${c.security ? ' (security)' : ''}`;
 
 async function checkLocked(
   ctx: OperationContext,
@@ -164,8 +222,11 @@ async function checkLocked(
   const changed = target.checksum !== current.checksum || pinned;
   const downgrade = await isDowngrade(st.sys.repoPath, current, target);
   const diff = changed ? await baseDiff(st.sys.repoPath, current.checksum, target.checksum) : undefined;
+  const layered = await layeredChanges(ctx, st, target.checksum, opts.cacheOnly);
   return {
-    available: changed,
+    available: changed || layered.length > 0,
+    baseAvailable: changed,
+    layered,
     commit: changed ? target.checksum : undefined,
     version: changed ? target.version : undefined,
     timestamp: changed ? target.timestamp : undefined,
@@ -191,38 +252,100 @@ export async function checkForUpdate(ctx: OperationContext, opts: { cacheOnly?: 
 }
 
 /** Download and deploy the update (no reboot). For automatic updates: the same as `upgrade`. */
-export async function stageUpdate(ctx: OperationContext, opts: UpgradeOptions = {}): Promise<OperationResult> {
-  return runUpgrade(ctx, { ...opts, check: false, preview: false });
+export async function stageUpdate(
+  ctx: OperationContext,
+  opts: UpgradeOptions = {},
+  how: { keepBase?: boolean } = {},
+): Promise<OperationResult> {
+  return runUpgrade(ctx, { ...opts, check: false, preview: false }, how);
 }
 
 function describeCheck(c: UpdateCheck, preview: boolean): string {
-  if (!c.available || c.commit === undefined) return 'No upgrade available.';
-  const lines = ['AvailableUpdate:'];
-  const date = c.timestamp !== undefined ? ` (${formatTimestamp(c.timestamp)})` : '';
-  lines.push(`  Version: ${c.version ?? '(none)'}${date}`);
-  lines.push(`   Commit: ${c.commit}`);
-  if (c.downgrade) lines.push('     Note: older than the current base (a downgrade; needs --allow-downgrade)');
-  if (c.diff) {
-    lines.push(`     Diff: ${diffCounts(c.diff)}`);
-    if (preview && !isEmptyDiff(c.diff))
-      lines.push(
-        ...formatDiff(c.diff)
-          .split('\n')
-          .map((l) => `  ${l}`),
-      );
+  if (!c.available) return 'No upgrade available.';
+  const lines: string[] = [];
+  if (c.baseAvailable && c.commit !== undefined) {
+    lines.push('AvailableUpdate:');
+    const date = c.timestamp !== undefined ? ` (${formatTimestamp(c.timestamp)})` : '';
+    lines.push(`  Version: ${c.version ?? '(none)'}${date}`);
+    lines.push(`   Commit: ${c.commit}`);
+    if (c.downgrade) lines.push('     Note: older than the current base (a downgrade; needs --allow-downgrade)');
+    if (c.diff) {
+      lines.push(`     Diff: ${diffCounts(c.diff)}`);
+      if (preview && !isEmptyDiff(c.diff))
+        lines.push(
+          ...formatDiff(c.diff)
+            .split('\n')
+            .map((l) => `  ${l}`),
+        );
+    }
+  } else {
+    lines.push('Base: no new base.');
+  }
+  if (c.layered.length > 0) {
+    const sec = c.layered.filter((l) => l.security).length;
+    lines.push(`LayeredUpdates: ${c.layered.length} package(s)${sec > 0 ? `, ${sec} from security archives` : ''}`);
+    for (const l of c.layered) lines.push(`  ${describeLayered(l)}`);
   }
   return lines.join('\n');
 }
 
-export async function runUpgrade(ctx: OperationContext, opts: UpgradeOptions): Promise<OperationResult> {
+/** Remember what a check found, for `status` (the cached update); none clears it. */
+async function recordCheck(sysroot: string, c: UpdateCheck): Promise<void> {
+  const securityFixes =
+    c.baseAvailable && c.commit !== undefined && c.diff ? securityFixesIn(c.diff, await securityUpdatesOf(sysroot, c.commit)) : [];
+  const state = readAutomaticState(sysroot);
+  if (!c.available || (c.baseAvailable && c.downgrade)) state.availableUpdate = undefined;
+  else {
+    const u: AvailableUpdate = {
+      commit: c.baseAvailable && c.commit ? c.commit : c.current.checksum,
+      version: c.baseAvailable ? c.version : c.current.version,
+      timestamp: (c.baseAvailable ? c.timestamp : undefined) ?? c.current.timestamp,
+      diff: c.diff ?? { added: [], removed: [], upgraded: [], downgraded: [] },
+      securityFixes,
+      layered: c.layered,
+      checked: new Date().toISOString(),
+    };
+    state.availableUpdate = u;
+  }
+  writeAutomaticState(sysroot, state);
+}
+
+export async function runUpgrade(ctx: OperationContext, opts: UpgradeOptions, how: { keepBase?: boolean } = {}): Promise<OperationResult> {
   return changeOrigin(
     ctx,
     async (st) => {
       const c = await checkLocked(ctx, st, { cacheOnly: opts.cacheOnly });
       if (opts.check || opts.preview) {
-        return { changed: c.available && (!c.downgrade || !!opts.allowDowngrade), summary: describeCheck(c, !!opts.preview) };
+        await recordCheck(ctx.sysroot, c);
+        const changed = c.layered.length > 0 || (c.baseAvailable && (!c.downgrade || !!opts.allowDowngrade));
+        return { changed, summary: describeCheck(c, !!opts.preview) };
       }
-      if (!c.available) return { changed: false, summary: 'No upgrade available.' };
+      const takeBase = c.baseAvailable && !how.keepBase;
+      if (!takeBase && c.layered.length === 0) return { changed: false, summary: 'No upgrade available.' };
+      const layeredText = c.layered.length > 0 ? `Layered packages:\n${c.layered.map((l) => `  ${describeLayered(l)}`).join('\n')}` : '';
+      const done = (): void => {
+        const state = readAutomaticState(ctx.sysroot);
+        if (state.availableUpdate) {
+          state.availableUpdate = undefined;
+          writeAutomaticState(ctx.sysroot, state);
+        }
+      };
+      if (!takeBase) {
+        // Same base: the layered packages are resolved again on it (the pipeline's build takes the new versions).
+        if (opts.downloadOnly || opts.dryRun) return { changed: false, summary: describeCheck({ ...c, baseAvailable: false }, true) };
+        return {
+          change: { origin: st.origin, base: st.merge.baseChecksum, cacheOnly: opts.cacheOnly },
+          result: (d) => {
+            done();
+            return {
+              changed: true,
+              deployment: d.checksum,
+              rebootRequested: !!opts.reboot,
+              summary: `${d.staged ? 'Staged deployment' : 'Deployed'} ${short(d.checksum)} (same base ${short(st.merge.baseChecksum)})\n${layeredText}`,
+            };
+          },
+        };
+      }
       const target = c.target;
       if (c.downgrade && !opts.allowDowngrade) {
         throw new AptOstreeError(
@@ -243,12 +366,16 @@ export async function runUpgrade(ctx: OperationContext, opts: UpgradeOptions): P
       if (opts.dryRun) return { changed: false, summary: describeCheck(c, true) };
       return {
         change: { origin: { ...st.origin, overrideCommit: undefined }, base: target.checksum, cacheOnly: opts.cacheOnly },
-        result: (d) => ({
-          changed: true,
-          deployment: d.checksum,
-          rebootRequested: !!opts.reboot,
-          summary: deployedSummary(d, target, c.diff ? formatDiff(c.diff) : ''),
-        }),
+        result: (d) => {
+          done();
+          const text = [c.diff ? formatDiff(c.diff) : '', layeredText].filter((t) => t !== '').join('\n');
+          return {
+            changed: true,
+            deployment: d.checksum,
+            rebootRequested: !!opts.reboot,
+            summary: deployedSummary(d, target, text),
+          };
+        },
       };
     },
     { osname: opts.osname },
