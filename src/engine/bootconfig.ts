@@ -208,11 +208,15 @@ export function cleanupPlan(
 ): { keep: Deployment[]; dropped: Deployment[]; isPending: (d: Deployment) => boolean } {
   const bootedIndex = s.booted?.index;
   const isPending = (d: Deployment): boolean => d.staged || (bootedIndex !== undefined && d.index < bootedIndex);
+  // The rollback as it stands without what is pending: on a booted system the first deployment after
+  // the booted one (with a staged deployment, s.rollback is the booted one itself).
+  const b = s.booted;
+  const rollback = b ? s.deployments.find((d) => d.index > b.index && d.osname === b.osname) : s.rollback;
   const keep = s.deployments.filter((d) => {
     if (d.booted) return true;
     if (d.pinned) return true;
     if (isPending(d)) return !what.includes('pending');
-    if (d === s.rollback) return !what.includes('rollback');
+    if (d === rollback) return !what.includes('rollback');
     return d.isDefault;
   });
   return { keep, dropped: s.deployments.filter((d) => !keep.includes(d)), isPending };

@@ -56,3 +56,11 @@ test('cleanup -p drops the staged deployment (it is pending); pinned ones stay',
   assert.deepEqual(dropped, [staged]);
   assert.deepEqual(cleanupWriteOrder(keep), [booted, pinnedRollback]);
 });
+
+test('cleanup -p on a booted system with a staged update keeps the deployment after the booted one (the rollback once nothing is pending)', () => {
+  // As loadSysroot models it: with a staged deployment first, `rollback` is the booted one.
+  const plain = dep(2, {});
+  const { keep, dropped } = cleanupPlan({ deployments: [staged, booted, plain], booted, rollback: booted }, ['pending']);
+  assert.deepEqual(dropped, [staged]);
+  assert.deepEqual(keep, [booted, plain]);
+});
