@@ -117,10 +117,10 @@ CONTROL
 # Reproducible: clamp times, root-owned files.
 find "$PKG" "$CPKG" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 COUT="dist/cockpit-apt-ostree_${VERSION}_all.deb"
-dpkg-deb --root-owner-group -Zxz --build "$CPKG" "$COUT.tmp" >/dev/null
-mv "$COUT.tmp" "$COUT"
+dpkg-deb --root-owner-group -Zxz --build "$CPKG" "$COUT.tmp.$$" >/dev/null
+mv "$COUT.tmp.$$" "$COUT"
 echo "$COUT"
 OUT="dist/apt-ostree_${VERSION}_${ARCH}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$PKG" "$OUT.tmp" >/dev/null
-mv "$OUT.tmp" "$OUT"
+dpkg-deb --root-owner-group -Zxz --build "$PKG" "$OUT.tmp.$$" >/dev/null
+mv "$OUT.tmp.$$" "$OUT"
 echo "$OUT"
