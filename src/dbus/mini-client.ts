@@ -498,7 +498,18 @@ export class MiniBus {
   private constructor(address: string, path: string, timeoutMs: number) {
     const sock = connect({ path });
     this.sock = sock;
-    sock.on('error', (e) => this.down(new MiniBusError(`cannot connect to the D-Bus bus at ${address}: ${e.message}`)));
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      // A bus that refuses us closes the connection: our pipelined BEGIN and Hello may then meet the closed
+      // socket before its REJECTED line is read.
+      const refused = !this.authed && (e.code === 'EPIPE' || e.code === 'ECONNRESET');
+      this.down(
+        new MiniBusError(
+          refused
+            ? `the D-Bus bus refused authentication (it closed the connection: ${e.code})`
+            : `cannot connect to the D-Bus bus at ${address}: ${e.message}`,
+        ),
+      );
+    });
     sock.on('close', () => this.down(new MiniBusError(`the D-Bus bus at ${address} closed the connection`)));
     sock.on('data', (d: Buffer) => this.onData(d));
     const uid = String(process.getuid?.() ?? 0);

@@ -233,7 +233,10 @@ describe('mini D-Bus client against a real dbus-daemon', () => {
     await assert.rejects(MiniBus.connect('tcp:host=localhost,port=1', 2000), /no unix socket in the D-Bus address/);
     const anon = await startBus(dir, 'anon', 'ANONYMOUS');
     try {
-      await assert.rejects(MiniBus.connect(anon.address, 5000), /the D-Bus bus refused authentication \(REJECTED/);
+      await assert.rejects(
+        MiniBus.connect(anon.address, 5000),
+        /the D-Bus bus refused authentication \((REJECTED|it closed the connection)/,
+      );
     } finally {
       anon.child.kill('SIGTERM');
     }
