@@ -14,7 +14,7 @@ import {
   type AvailableUpdate,
 } from './automatic';
 import { readLiveState } from './live-state';
-import { META_PACKAGES, META_REMOVED_BASE_PACKAGES } from './ostree/metadata';
+import { META_PACKAGES, META_REMOVED_BASE_PACKAGES, META_REPLACED_BASE_PACKAGES } from './ostree/metadata';
 import { commitInfo, type MetadataValue } from './ostree/native';
 import { loadSysroot, type Deployment, type Sysroot, type UnlockedState } from './sysroot';
 
@@ -60,6 +60,8 @@ export interface DeploymentJson {
   kargs: string[];
   /** Metadata of the base commit. */
   'base-commit-meta': Record<string, JsonValue>;
+  /** Metadata of the client-layered commit (layered deployments only). */
+  'layered-commit-meta'?: Record<string, JsonValue>;
   /** The base commit's ostree.endoflife message (the OS version is no longer supported), else absent. */
   endoflife?: string;
   /** apt-ostree additions (what the text rendering needs): the next boot's deployment. */
@@ -99,6 +101,33 @@ function metaToJson(m: Record<string, MetadataValue>): Record<string, JsonValue>
   // The package list is long and has its own command (`db list`): keep status readable.
   for (const [k, v] of Object.entries(m)) if (k !== META_PACKAGES) out[k] = toJsonValue(v);
   return out;
+}
+
+/**
+ * Local replacements as rpm-ostree shows them, "NAME BASEVERSION -> VERSION", from
+ * what the layered commit records it replaced; the origin's NAME_VERSION_ARCH otherwise.
+ */
+function describeReplacements(nvas: string[], layeredMeta: Record<string, JsonValue> | undefined): string[] {
+  const byName = new Map<string, string>();
+  const raw = layeredMeta?.[META_REPLACED_BASE_PACKAGES];
+  try {
+    const list = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : [];
+    for (const e of Array.isArray(list) ? list : []) {
+      const [now, was] = Array.isArray(e) ? (e as unknown[]) : [];
+      if (
+        Array.isArray(now) &&
+        Array.isArray(was) &&
+        typeof now[0] === 'string' &&
+        typeof now[1] === 'string' &&
+        typeof was[1] === 'string'
+      ) {
+        byName.set(now[0], `${now[0]} ${was[1]} -> ${now[1]}`);
+      }
+    }
+  } catch {
+    // An unreadable record: the origin's names are shown.
+  }
+  return nvas.map((n) => byName.get(n.split('_')[0]!) ?? n);
 }
 
 /** libostree's commit metadata key for an end-of-life message (OSTREE_COMMIT_META_KEY_ENDOFLIFE). */
@@ -167,7 +196,10 @@ export function deploymentJson(d: Deployment, baseMeta: Record<string, MetadataV
     rollback: d.isRollback,
     'deploy-path': d.deployPath,
   };
-  if (layered) j['base-checksum'] = d.baseChecksum;
+  if (layered) {
+    j['base-checksum'] = d.baseChecksum;
+    j['layered-commit-meta'] = metaToJson(d.commitMetadata);
+  }
   const eol = baseMeta[META_ENDOFLIFE] ?? d.commitMetadata[META_ENDOFLIFE];
   if (typeof eol === 'string' && eol !== '') j.endoflife = eol;
   if (o?.overrideCommit) j['override-commit'] = o.overrideCommit;
@@ -315,7 +347,7 @@ export function renderStatus(st: StatusJson, opts: RenderOptions = {}): string {
       const inactiveRemovals = removals.filter((p) => !active.includes(p));
       if (active.length) field('RemovedBasePackages', active.join(' '));
       if (layered && inactiveRemovals.length) field('InactiveBaseRemovals', inactiveRemovals.join(' '));
-      if (replacements.length) field('LocalReplacedPackages', replacements.join(' '));
+      if (replacements.length) field('LocalReplacedPackages', describeReplacements(replacements, d['layered-commit-meta']).join(', '));
       if (requested.length) field(layered ? 'LayeredPackages' : 'RequestedPackages', requested.join(' '));
       if (local.length) field('LocalPackages', local.join(' '));
       if (d['regenerate-initramfs'])

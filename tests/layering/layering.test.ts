@@ -269,6 +269,24 @@ describe('package layering', { timeout: 20 * 60 * 1000 }, () => {
     d = await top();
     assert.equal(dpkgQuery(d).get('debian-archive-keyring'), `${baseVer}+local1`);
     assert.match(readFileSync(d.originPath, 'utf8'), /^replace-local=[0-9a-f]{64}:debian-archive-keyring_/m);
+    // status as rpm-ostree shows it: the layered commit's metadata, and the replacement as NAME BASE -> NEW.
+    const st = await cli('status', '--json');
+    ok(st, 'status --json');
+    const dj = (
+      JSON.parse(st.stdout) as { deployments: { checksum: string; 'layered-commit-meta'?: Record<string, unknown> }[] }
+    ).deployments.find((x) => x.checksum === d.checksum)!;
+    const lm = dj['layered-commit-meta'];
+    assert.ok(lm, 'layered-commit-meta on a layered deployment');
+    assert.equal(lm['aptostree.clientlayer'], 'true');
+    assert.equal(lm['aptostree.base-checksum'], d.baseChecksum);
+    assert.equal(lm['aptostree.packages'], undefined, 'the long package list is left out, as in base-commit-meta');
+    const esc = (v: string): string => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const text = await cli('status');
+    assert.match(
+      text.stdout,
+      new RegExp(`^\\s+LocalReplacedPackages: debian-archive-keyring ${esc(baseVer)} -> ${esc(`${baseVer}+local1`)}$`, 'm'),
+      text.stdout,
+    );
     fsck();
 
     ok(await cli('override', 'reset', 'e2fsprogs'), 'override reset');
@@ -280,6 +298,10 @@ describe('package layering', { timeout: 20 * 60 * 1000 }, () => {
     ok(r, 'reset');
     d = await top();
     assert.equal(d.checksum, d.baseChecksum, 'reset deploys the plain base');
+    const plain = JSON.parse((await cli('status', '--json')).stdout) as {
+      deployments: { checksum: string; 'layered-commit-meta'?: unknown }[];
+    };
+    assert.equal(plain.deployments.find((x) => x.checksum === d.checksum)?.['layered-commit-meta'], undefined, 'none on a base deployment');
     assert.ok(!dpkgQuery(d).has('fx-app'));
     assert.match(readFileSync(d.originPath, 'utf8'), /^refspec=/m);
     const again = await cli('reset', '--unchanged-exit-77');

@@ -197,3 +197,36 @@ test('automatic updates, security scope: a layered package whose new version com
   };
   assert.equal(st['automatic-updates']['last-run'].result, 'staged');
 });
+
+test('a layered package rebuilt in the archive with the same version (new SHA256 in the index) is imported again and deployed', async () => {
+  const archive = buildArchive([pkg('fx-rebuilt', '1.0')], 'upd-rebuilt');
+  archives.push(archive);
+  const sysroot = await layeredSysroot('rebuilt', archive, 'fx-rebuilt');
+  assert.equal(readFileSync(join((await top(sysroot)).root, 'usr/share/fx-rebuilt/version'), 'utf8'), 'fx-rebuilt 1.0\n');
+  const rebuilt = (content: string): FixturePackage => ({
+    name: 'fx-rebuilt',
+    version: '1.0',
+    files: { '/usr/share/fx-rebuilt/version': content },
+  });
+
+  // With a new base: the layered package is resolved again, and the rebuilt file is used.
+  archive.publish([rebuilt('fx-rebuilt 1.0 rebuild 1\n')]);
+  const up = await cli(sysroot, 'upgrade');
+  assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
+  let t = await top(sysroot);
+  assert.equal(t.base, served.v2);
+  assert.equal(readFileSync(join(t.root, 'usr/share/fx-rebuilt/version'), 'utf8'), 'fx-rebuilt 1.0 rebuild 1\n');
+
+  // Same base: the rebuild alone is an update.
+  archive.publish([rebuilt('fx-rebuilt 1.0 rebuild 2\n')]);
+  const check = await cli(sysroot, 'upgrade', '--check', '--unchanged-exit-77');
+  assert.equal(check.code, 0, `${check.stdout}\n${check.stderr}`);
+  assert.match(check.stdout, /fx-rebuilt 1\.0 -> 1\.0/);
+  const up2 = await cli(sysroot, 'upgrade', '--unchanged-exit-77');
+  assert.equal(up2.code, 0, `${up2.stdout}\n${up2.stderr}`);
+  t = await top(sysroot);
+  assert.equal(t.base, served.v2);
+  assert.equal(readFileSync(join(t.root, 'usr/share/fx-rebuilt/version'), 'utf8'), 'fx-rebuilt 1.0 rebuild 2\n');
+  const again = await cli(sysroot, 'upgrade', '--unchanged-exit-77');
+  assert.equal(again.code, 77, `nothing new once the rebuild is deployed: ${again.stdout}\n${again.stderr}`);
+});

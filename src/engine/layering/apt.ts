@@ -194,6 +194,8 @@ export interface PlanEntry {
   release?: string;
   /** Taken from a security archive (suite ending in -security, or a Security label). */
   security?: boolean;
+  /** SHA256 of the .deb as the archive's index names it (a rebuild of a version changes it). */
+  sha256?: string;
 }
 
 /** Does APT's release text of a version ("Debian-Security:12/stable-security [amd64]") name a security archive? */
@@ -280,6 +282,33 @@ export async function resolve(t: AptTree, req: ResolveRequest): Promise<PlanEntr
   const plan = parseSimulation(r.stdout);
   log.debug(`plan: ${plan.map((p) => `${p.action} ${p.name} ${p.version}`).join(', ')}`);
   return plan;
+}
+
+/**
+ * Set the SHA256 the archive indexes give each planned archive package
+ * (apt-cache show of the exact version; the first index naming it wins, as
+ * APT downloads from the first source too).
+ */
+export async function addIndexChecksums(t: AptTree, plan: PlanEntry[], signal?: AbortSignal): Promise<void> {
+  const wanted = plan.filter((p) => p.action === 'install' && !p.local);
+  if (wanted.length === 0) return;
+  const argv = [
+    'apt-cache',
+    'show',
+    '-q',
+    ...wanted.map((p) => (p.arch === 'all' ? `${p.name}=${p.version}` : `${p.name}:${p.arch}=${p.version}`)),
+  ];
+  const r = await runTreeApt(t, argv, { network: false, signal, what: 'reading the checksums of the packages', okCodes: [100] });
+  const sums = new Map<string, string>();
+  for (const rec of r.stdout.split(/\n\s*\n/)) {
+    const f = (k: string): string | undefined => new RegExp(`^${k}:\\s*(\\S+)`, 'm').exec(rec)?.[1];
+    const name = f('Package');
+    const sha = f('SHA256');
+    if (!name || !sha) continue;
+    const key = `${name} ${f('Version')} ${f('Architecture')}`;
+    if (!sums.has(key)) sums.set(key, sha);
+  }
+  for (const p of wanted) p.sha256 = sums.get(`${p.name} ${p.version} ${p.arch}`);
 }
 
 /** Ask APT why keeping `keep` installed makes the request impossible (its explanation). */

@@ -48,6 +48,7 @@ import { task } from '../progress';
 import { convertVarToTmpfiles, DEBCONF_CACHE, DPKG_DATABASE, dpkgDatabaseOf, VAR_SYMLINKS } from '../tree/layout';
 import type { Sysroot } from '../sysroot';
 import {
+  addIndexChecksums,
   aptDirs,
   aptUpdate,
   archiveFileName,
@@ -58,7 +59,7 @@ import {
   type AptTree,
   type PlanEntry,
 } from './apt';
-import { importDeb, importedFromRef, type ImportedPackage } from './debimport';
+import { importDeb, importedFromRef, sha256File, type ImportedPackage } from './debimport';
 import { dropMountpoints, foldUpper } from './fold';
 import { packageRef } from './names';
 import type { OverlaySpec } from './overlay-run';
@@ -283,6 +284,7 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
     }
     const req = { names, localDebs, remove: remove.map((r) => r.name), network: false, signal };
     plan = await timed(timings, 'resolve', () => task(progress, 'Resolving packages', () => resolve(tree, req)));
+    await timed(timings, 'resolve', () => addIndexChecksums(tree, plan, signal));
     const removals = plan.filter((p) => p.action === 'remove');
     const unexpected = removals.filter((p) => !remove.some((r) => r.name === p.name));
     if (unexpected.length > 0) {
@@ -326,8 +328,12 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
   await timed(timings, 'import', async () => {
     for (const p of fromArchive) {
       const imp = await importedFromRef(repo, packageRef(p.name, p.version, p.arch));
-      if (imp) imported.set(p.name, imp);
-      else missing.push(p);
+      // The same version rebuilt in the archive (another checksum in its index) is imported again.
+      if (imp && (!p.sha256 || imp.sha256 === p.sha256)) imported.set(p.name, imp);
+      else {
+        await dropStaleArchive(join(tree.dirs.archives, archiveFileName(p.name, p.version, p.arch)), p.sha256);
+        missing.push(p);
+      }
     }
   });
   if (missing.length > 0) {
@@ -409,6 +415,11 @@ async function buildIn(ctx: OperationContext, o: BuildOptions, work: string, tim
       return { commit, layered: true, plan: result, timings };
     }),
   );
+}
+
+/** Remove a cached download whose checksum is not the one the index now names (so it is downloaded again). */
+async function dropStaleArchive(path: string, sha256: string | undefined): Promise<void> {
+  if (sha256 && existsSync(path) && (await sha256File(path)) !== sha256) rmSync(path, { force: true });
 }
 
 /** Mount points bubblewrap makes in the overlay that are no content of the tree. */

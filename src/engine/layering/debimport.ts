@@ -71,8 +71,8 @@ export async function debControl(path: string, signal?: AbortSignal): Promise<{ 
 }
 
 /**
- * Import one .deb unless the same package version is already in the repo
- * (for local files: with the same sha256). `tmpDir` must be on the repo's
+ * Import one .deb unless the same package version with the same sha256 is
+ * already in the repo. `tmpDir` must be on the repo's
  * filesystem (the repo's tmp/).
  */
 export async function importDeb(
@@ -86,12 +86,13 @@ export async function importDeb(
   const version = fields.get('Version')!;
   const arch = fields.get('Architecture')!;
   const ref = packageRef(name, version, arch);
-  const sha256 = opts.local ? await sha256File(debPath) : undefined;
+  const sha256 = await sha256File(debPath);
   const preDepends = fields.get('Pre-Depends') ?? '';
   const existing = await importedFromRef(repo, ref);
-  if (existing && (!opts.local || existing.sha256 === sha256)) return { ...existing, sha256, preDepends };
+  // Keyed by checksum as well: a rebuilt file of the same version replaces the old import.
+  if (existing && existing.sha256 === sha256) return { ...existing, sha256, preDepends };
   // A dry run reads the package and writes nothing to the repository (commit: none).
-  if (opts.dryRun) return { name, version, arch, ref, commit: '', sha256: sha256 ?? (await sha256File(debPath)), preDepends };
+  if (opts.dryRun) return { name, version, arch, ref, commit: '', sha256, preDepends };
   const dir = mkdtempSync(join(tmpDir, 'apt-ostree-import-'));
   try {
     const tree = join(dir, 'tree');
@@ -110,7 +111,7 @@ export async function importDeb(
       [META_DEB_ARCH]: arch,
       [META_DEB_CONTROL]: text,
     };
-    metadata[META_DEB_SHA256] = sha256 ?? (await sha256File(debPath));
+    metadata[META_DEB_SHA256] = sha256;
     const commit = await commitTree({
       repo,
       branch: ref,

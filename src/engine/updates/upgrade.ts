@@ -19,7 +19,9 @@ import { splitRefspec } from '../origin';
 import { task } from '../progress';
 import { withSysrootLock, type Sysroot } from '../sysroot';
 import { buildDeploymentCommit } from '../layering/assemble';
-import { aptDirs, aptUpdate } from '../layering/apt';
+import { aptDirs, aptUpdate, type PlanEntry } from '../layering/apt';
+import { importedFromRef } from '../layering/debimport';
+import { packageRef } from '../layering/names';
 import { etcEntriesFor } from '../layering/sandbox';
 import { META_LAYERED_ALL, parsePackageList, type PackageRecord } from '../ostree/metadata';
 import { readCommitMetadataString } from '../ostree/repo';
@@ -198,12 +200,19 @@ async function layeredChanges(ctx: OperationContext, st: MergeState, base: strin
   const nowBy = new Map(now.map((p) => [p.name, p]));
   for (const p of next) {
     const was = nowBy.get(p.name);
-    if (was && was.version === p.version) continue;
+    if (was && was.version === p.version && !(await rebuiltInArchive(st.sys.repoPath, p))) continue;
     out.push({ name: p.name, arch: p.arch, from: was?.version ?? null, to: p.version, security: !!p.security });
   }
   const nextNames = new Set(next.map((p) => p.name));
   for (const p of now) if (!nextNames.has(p.name)) out.push({ name: p.name, arch: p.arch, from: p.version, to: null, security: false });
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The archive's index names another checksum for this version than the one imported: it was rebuilt. */
+async function rebuiltInArchive(repo: string, p: PlanEntry): Promise<boolean> {
+  if (!p.sha256) return false;
+  const imp = await importedFromRef(repo, packageRef(p.name, p.version, p.arch));
+  return imp !== undefined && imp.sha256 !== p.sha256;
 }
 
 const describeLayered = (c: LayeredUpdate): string =>
