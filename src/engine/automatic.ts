@@ -31,10 +31,9 @@ import { compareDebianVersions } from './updates/debversion';
 import type { PackageDiff } from './updates/pkgdiff';
 import { readAutomaticState, type AutomaticLastRun, type AvailableUpdate } from './updates/state';
 
-export const AUTOMATIC_POLICIES = ['none', 'check', 'stage'] as const;
-export type AutomaticUpdatePolicy = (typeof AUTOMATIC_POLICIES)[number];
-export const AUTOMATIC_SCOPES = ['full', 'security'] as const;
-export type AutomaticUpdateScope = (typeof AUTOMATIC_SCOPES)[number];
+import { AUTOMATIC_POLICIES, AUTOMATIC_SCOPES, type AutomaticUpdatePolicy, type AutomaticUpdateScope } from './updates/state';
+
+export { AUTOMATIC_POLICIES, AUTOMATIC_SCOPES, type AutomaticUpdatePolicy, type AutomaticUpdateScope };
 
 export function parsePolicy(s: string): AutomaticUpdatePolicy | undefined {
   const v = s.trim().toLowerCase();

@@ -6,10 +6,15 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { AutomaticUpdatePolicy, AutomaticUpdateScope } from '../automatic';
 import { META_SECURITY_UPDATES } from '../ostree/metadata';
 import { commitInfo } from '../ostree/native';
 import type { PackageDiff } from './pkgdiff';
+
+/** The automatic-update policies and scopes (automatic.ts re-exports them). */
+export const AUTOMATIC_POLICIES = ['none', 'check', 'stage'] as const;
+export type AutomaticUpdatePolicy = (typeof AUTOMATIC_POLICIES)[number];
+export const AUTOMATIC_SCOPES = ['full', 'security'] as const;
+export type AutomaticUpdateScope = (typeof AUTOMATIC_SCOPES)[number];
 
 export type AutomaticRunResult = 'no-update' | 'update-available' | 'staged' | 'not-security' | 'disabled' | 'failed';
 
